@@ -1,0 +1,207 @@
+"""results/ -> REPORT.md and a self-contained report.html (figures inlined), from run records only.
+
+The document is a list of blocks (heading, paragraph, table, figure) rendered twice, so the markdown and the
+HTML always say the same thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence, Union
+
+import pandas as pd
+
+from benchmarks.results_store import scan_runs
+from report.plots import plot_learning_curves
+from report.tables import (
+    QUALITY_BAR,
+    THRESHOLDS,
+    ablation_table,
+    aggregate_table,
+    environment_table,
+    main_table,
+    per_run_table,
+    ratio_table,
+    seed_stats,
+    sort_methods,
+)
+
+
+class NoRunsError(ValueError):
+    """The results directory holds no finished, valid run to report on."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Paragraph:
+    text: str  # `backticks` mark code in both renderings
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    frame: pd.DataFrame
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    path: Path
+    caption: str
+
+
+Block = Union[Heading, Paragraph, Table, Figure]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportPaths:
+    markdown: Path
+    html: Path
+    figures: list[Path]
+    data: list[Path]  # CSVs of the numbers behind the tables
+
+    def all(self) -> list[Path]:
+        return [self.markdown, self.html, *self.figures, *self.data]
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+
+def _md_cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks: Sequence[Block], out_dir: Path) -> str:
+    parts = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append(f"{'#' * block.level} {block.text}")
+        elif isinstance(block, Paragraph):
+            parts.append(block.text)
+        elif isinstance(block, Table):
+            columns = [str(c) for c in block.frame.columns]
+            lines = ["| " + " | ".join(map(_md_cell, columns)) + " |", "|" + "---|" * len(columns)]
+            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in block.frame.itertuples(index=False)]
+            parts.append("\n".join(lines))
+        elif isinstance(block, Figure):
+            parts.append(f"![{block.caption}]({block.path.relative_to(out_dir).as_posix()})")
+    return "\n\n".join(parts) + "\n"
+
+
+def _html_text(text: str) -> str:
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1, h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+tr:nth-child(even) td { background: #fafafa; }
+code { background: #f3f3f3; padding: 0 .25em; border-radius: 3px; }
+figure { margin: 1em 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: .9em; }
+"""
+
+
+def render_html(blocks: Sequence[Block], title: str) -> str:
+    parts = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            parts.append(f"<p>{_html_text(block.text)}</p>")
+        elif isinstance(block, Table):
+            parts.append(block.frame.to_html(index=False, escape=True, border=0, na_rep=""))
+        elif isinstance(block, Figure):
+            data = base64.b64encode(block.path.read_bytes()).decode()
+            caption = html.escape(block.caption)
+            parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{caption}">'
+                         f"<figcaption>{caption}</figcaption></figure>")
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+# ------------------------------------------------------------------------------------------- content
+
+
+def _table_or_note(frame: pd.DataFrame, note: str) -> Block:
+    return Table(frame) if not frame.empty else Paragraph(note)
+
+
+def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> ReportPaths:
+    """Read every run under ``results_dir`` and write REPORT.md, report.html, figures/ and data CSVs to
+    ``out_dir`` (default ``<results_dir>/report``). Raises NoRunsError when no finished valid run exists."""
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else results_dir / "report"
+    runs, problems = scan_runs(results_dir)
+    if not runs:
+        detail = "".join(f"\n  {path}: {problem}" for path, problem in problems)
+        raise NoRunsError(f"no finished runs under {results_dir} "
+                          f"(expected <suite>/<clip>/<method>/seed_<k>/summary.json){detail}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    per_run = per_run_table(runs, THRESHOLDS)
+    data_paths = [out_dir / "per_run.csv", out_dir / "seed_stats.csv"]
+    per_run.to_csv(data_paths[0], index=False)
+    seed_stats(per_run, THRESHOLDS).to_csv(data_paths[1], index=False)
+    figures = plot_learning_curves(runs, out_dir / "figures")
+
+    bar = f"{QUALITY_BAR:.2f} m"
+    suites = ", ".join(sorted(per_run["suite"].unique()))
+    blocks: list[Block] = [
+        Heading("MimicBench report", 1),
+        Paragraph(
+            f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from `{results_dir}`: {len(runs)} finished runs "
+            f"(suite {suites}; {per_run['clip'].nunique()} clips; methods {', '.join(sort_methods(per_run['method']))}; "
+            f"{len(problems)} runs left out)."
+        ),
+        Paragraph(
+            "Pose error is the mean distance between root-relative body positions of simulation and reference, "
+            "in metres, over a deterministic evaluation episode from frame 0. A sample is one simulated control "
+            "step of one training environment. Samples and train time to a threshold are read at the first "
+            "evaluation whose pose error is at or below it. Cells give the mean over seeds and a 95% percentile "
+            "bootstrap CI (2000 resamples); where only k of N seeds reached a threshold the mean is over those k "
+            "and the cell says k/N. Train time excludes compile and evaluation time."
+        ),
+        Heading("Main results"),
+        Table(main_table(per_run, THRESHOLDS)),
+        Heading("Aggregate over clips"),
+        Paragraph(f"Interquartile mean of final pose error over all runs of a method, with a clip-stratified "
+                  f"bootstrap CI; and how many runs reached {bar}."),
+        Table(aggregate_table(per_run)),
+        Paragraph(f"PPO / DiffMimic ratios of the mean samples and train time to {bar} (above 1: DiffMimic is "
+                  "faster), per clip where both reached it, with the geometric mean over those clips."),
+        _table_or_note(ratio_table(per_run), "No clip has runs of both ppo and diffmimic."),
+        Heading("Ablation: Demonstration Replay"),
+        _table_or_note(ablation_table(per_run, THRESHOLDS),
+                       "Fewer than two of diffmimic, diffmimic_noreplay, diffmimic_random are present."),
+        Heading("Learning curves"),
+    ]
+    blocks += [Figure(path, f"{suite} / {clip}: pose error vs samples and vs train time") for suite, clip, path in figures]
+    blocks += [
+        Heading("Environment"),
+        Paragraph("Distinct hardware and software combinations recorded in the run manifests."),
+        Table(environment_table(runs)),
+        Heading("Runs left out"),
+    ]
+    if problems:
+        blocks.append(Table(pd.DataFrame(
+            [{"Run": str(path.relative_to(results_dir)), "Problem": problem} for path, problem in problems])))
+    else:
+        blocks.append(Paragraph("None: every run directory was finished and valid."))
+
+    markdown_path, html_path = out_dir / "REPORT.md", out_dir / "report.html"
+    markdown_path.write_text(render_markdown(blocks, out_dir))
+    html_path.write_text(render_html(blocks, "MimicBench report"))
+    return ReportPaths(markdown_path, html_path, [path for _, _, path in figures], data_paths)
