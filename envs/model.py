@@ -1,0 +1,166 @@
+"""The simulated character at run time: the Brax system plus DeepMimic's body list on top of Brax's links.
+
+Brax orders links depth-first as the MJCF nests them and has no links for DeepMimic's fixed joints (wrists). Every
+other module talks about *bodies* in DeepMimic's order (``root``, ``chest``, ``neck``, ``right_hip``, ...), with
+fixed joints as points rigidly attached to their parent link. :func:`body_states` is the one place that maps
+Brax link states to those bodies, used alike for the reference motion and for the simulation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import jax
+import mujoco
+import jax.numpy as jnp
+import numpy as np
+from brax import base, math
+from brax.io import mjcf
+
+from envs.character import CharacterError
+
+ASSET_DIR = Path(__file__).parent / "assets"
+CHARACTERS = ("humanoid3d",)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CharacterModel:
+    name: str
+    sys: base.System
+    body_names: tuple[str, ...]  # DeepMimic order
+    motion_joints: tuple[tuple[str, str], ...]  # (name, type) of non-root joints in motion-file order
+    body_link: np.ndarray  # [B] Brax link index each body rides on
+    body_offset: np.ndarray  # [B, 3] point offset in that link's frame (zero for real links)
+    hinge_names: tuple[str, ...]  # actuator order = action order
+    hinge_q_index: np.ndarray  # [A] index of each hinge in q (and qd index = q index - 1)
+    action_center: np.ndarray  # [A] PD target for action 0 (middle of the joint range)
+    action_half_range: np.ndarray  # [A] PD target offset for action +-1
+    body_parent: np.ndarray  # [B] parent body index, -1 for the root
+    diff_weights: np.ndarray  # [B] DeepMimic's reward weight per joint
+    end_effectors: np.ndarray  # [E] body indices
+    fall_contact: np.ndarray  # [F] body indices whose ground contact is a fall
+    fall_contact_offset: np.ndarray  # [F, 3] centre of the body's geom in the body frame
+    fall_contact_radius: np.ndarray  # [F] radius of that geom (fall contact bodies are spheres or capsules)
+    link_mass: np.ndarray  # [L] for the centre of mass
+    link_com_offset: np.ndarray  # [L, 3] centre of mass in the link frame
+    mjcf_path: Path
+
+    @property
+    def num_bodies(self) -> int:
+        return len(self.body_names)
+
+    @property
+    def action_size(self) -> int:
+        return len(self.hinge_names)
+
+    def body_index(self, name: str) -> int:
+        return self.body_names.index(name)
+
+
+def _resolve_paths(character: str) -> tuple[Path, Path]:
+    path = Path(character)
+    if path.suffix == ".xml":
+        if not path.exists():
+            raise CharacterError(f"{path}: MJCF file not found")
+        xml = path
+    elif character in CHARACTERS:
+        xml = ASSET_DIR / f"{character}.xml"
+    else:
+        raise CharacterError(
+            f"unknown character '{character}': expected one of {CHARACTERS} or a path to an MJCF written by "
+            "`python -m envs.mjcf_writer` (with its .meta.json beside it)"
+        )
+    meta = xml.with_suffix(".meta.json")
+    if not meta.exists():
+        raise CharacterError(f"{meta}: metadata sidecar missing; regenerate with `python -m envs.mjcf_writer`")
+    return xml, meta
+
+
+@lru_cache(maxsize=8)
+def load_character_model(character: str = "humanoid3d") -> CharacterModel:
+    """Loads a committed character (by name) or a converted MJCF (by path) into a :class:`CharacterModel`."""
+    xml, meta_path = _resolve_paths(character)
+    meta = json.loads(meta_path.read_text())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Brax System")
+        sys = mjcf.load(str(xml))
+    mj = sys.mj_model
+    link_names = list(sys.link_names)
+    body_names = tuple(meta["body_names"])
+    body_link, body_offset = [], []
+    for name in body_names:
+        if name in meta["fixed_points"]:
+            point = meta["fixed_points"][name]
+            body_link.append(link_names.index(point["parent"]))
+            body_offset.append(point["offset"])
+        elif name in link_names:
+            body_link.append(link_names.index(name))
+            body_offset.append([0.0, 0.0, 0.0])
+        else:
+            raise CharacterError(f"{meta_path}: body '{name}' is neither a link of {xml} nor a fixed point")
+
+    hinge_names = tuple(mj.actuator(i).name for i in range(mj.nu))
+    hinge_q_index = np.array([mj.jnt_qposadr[mj.joint(mj.actuator_trnid[i, 0]).id] for i in range(mj.nu)])
+    ctrl_range = np.asarray(mj.actuator_ctrlrange)
+    fall_offset, fall_radius = [], []
+    for name in meta["fall_contact"]:
+        geom = mj.geom(name)
+        if int(geom.type[0]) not in (mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CAPSULE):
+            raise CharacterError(f"{xml}: fall-contact body '{name}' must be a sphere or capsule")
+        fall_offset.append(np.asarray(geom.pos, dtype=np.float32))
+        fall_radius.append(float(geom.size[0]))
+    link_index = {name: i for i, name in enumerate(link_names)}
+    body_parent = []
+    for name in body_names:
+        parent = None
+        if name in meta["fixed_points"]:
+            parent = meta["fixed_points"][name]["parent"]
+        elif sys.link_parents[link_index[name]] >= 0:
+            parent = link_names[sys.link_parents[link_index[name]]]
+        body_parent.append(-1 if parent is None else body_names.index(parent))
+    return CharacterModel(
+        name=meta["name"],
+        sys=sys,
+        body_names=body_names,
+        motion_joints=tuple((name, jtype) for name, jtype in meta["motion_joints"]),
+        body_link=np.asarray(body_link),
+        body_offset=np.asarray(body_offset, dtype=np.float32),
+        hinge_names=hinge_names,
+        hinge_q_index=hinge_q_index,
+        action_center=ctrl_range.mean(axis=1).astype(np.float32),
+        action_half_range=(0.5 * (ctrl_range[:, 1] - ctrl_range[:, 0])).astype(np.float32),
+        body_parent=np.asarray(body_parent),
+        diff_weights=np.asarray(meta["diff_weights"], dtype=np.float32),
+        end_effectors=np.array([body_names.index(n) for n in meta["end_effectors"]]),
+        fall_contact=np.array([body_names.index(n) for n in meta["fall_contact"]]),
+        fall_contact_offset=np.asarray(fall_offset, dtype=np.float32),
+        fall_contact_radius=np.asarray(fall_radius, dtype=np.float32),
+        link_mass=np.asarray(sys.link.inertia.mass, dtype=np.float32),
+        link_com_offset=np.asarray(sys.link.inertia.transform.pos, dtype=np.float32),
+        mjcf_path=xml,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class BodyStates:
+    """World-frame states of the tracked bodies; arrays are ``[..., B, k]``."""
+
+    pos: jax.Array  # [B, 3] metres
+    rot: jax.Array  # [B, 4] quaternion w, x, y, z
+    vel: jax.Array  # [B, 3] m/s
+    ang: jax.Array  # [B, 3] rad/s
+
+
+jax.tree_util.register_dataclass(BodyStates, data_fields=["pos", "rot", "vel", "ang"], meta_fields=[])
+
+
+def body_states(model: CharacterModel, x: base.Transform, xd: base.Motion) -> BodyStates:
+    """Maps Brax link transforms/motions (``[L, ...]``) to DeepMimic bodies (``[B, ...]``)."""
+    pos, rot = x.pos[model.body_link], x.rot[model.body_link]
+    vel, ang = xd.vel[model.body_link], xd.ang[model.body_link]
+    offset = jax.vmap(math.rotate)(jnp.asarray(model.body_offset), rot)
+    return BodyStates(pos=pos + offset, rot=rot, vel=vel + jnp.cross(ang, offset), ang=ang)
