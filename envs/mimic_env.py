@@ -29,7 +29,7 @@ from envs.rewards import RewardWeights, centre_of_mass_velocity, deepmimic_rewar
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 REPLAY_MODES = ("none", "threshold", "random")
-FALL_CONTACT_MARGIN = 0.02  # metres: a fall-contact body this close to the floor touches it
+FALL_CONTACT_MARGIN = 0.05  # metres: a fall-contact body this close to the floor touches it (spring contacts rest a few cm up)
 FALL_REFERENCE_CLEARANCE = 0.1  # metres: ...unless the reference body is itself this close (crawl, roll)
 
 
@@ -91,6 +91,10 @@ def _pd_damping_for_backend(sys: base.System, backend: str) -> base.System:
     biasprm[:, 2] = 0.0
     # generalized integrates damping implicitly only with an exact mass-matrix inverse (matrix_inv_iterations=0).
     sys = sys.replace(matrix_inv_iterations=0)
+    if backend == "mjx":
+        # MuJoCo's constraint solver loops with lax.while_loop, which reverse mode cannot differentiate; one
+        # Newton iteration (with its scanned line search) is the differentiable setting MJX documents.
+        sys = sys.tree_replace({"opt.iterations": 1, "opt.ls_iterations": 4})
     return sys.tree_replace(
         {
             "dof.damping": jnp.asarray(damping),
@@ -143,7 +147,11 @@ class MimicEnv(PipelineEnv):
     def reset(self, rng: jax.Array) -> State:
         rng, start_key = jax.random.split(rng)
         if self.config.random_start:
-            frame = jax.random.randint(start_key, (), 0, self.reference.cycle_frames)
+            # A clip that does not loop has no frames past its end to track, so start early enough to finish.
+            last_start = self.reference.cycle_frames
+            if not self.reference.loop:
+                last_start = max(1, self.reference.cycle_frames - self.config.episode_length)
+            frame = jax.random.randint(start_key, (), 0, last_start)
         else:
             frame = jnp.zeros((), jnp.int32)
         pipeline_state = self.reference_pipeline_state(frame)

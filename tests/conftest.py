@@ -1,0 +1,38 @@
+"""Shared fixtures: the DeepMimic data dir, JAX's persistent compilation cache, and session-wide jitted envs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Compiling the humanoid's programs takes tens of seconds; the persistent cache makes reruns (and CI's second
+# process) reuse them.
+jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache")))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 5.0)
+
+
+def _shared_data_dir() -> Path | None:
+    candidates = [os.environ.get("MIMICBENCH_DATA"), REPO.parent / "shared" / "data" / "deepmimic"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "motions").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = _shared_data_dir()
+    if path is None:
+        pytest.skip("DeepMimic data not found: set MIMICBENCH_DATA to a copy of DeepMimic's data/ folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def character_model():
+    from envs.model import load_character_model
+
+    return load_character_model("humanoid3d")

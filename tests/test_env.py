@@ -1,0 +1,137 @@
+"""The mimic environment: interface, metrics, Demonstration Replay, falls and gradients."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs.mimic_env import EnvConfigError
+
+EPISODE = 8
+
+
+@pytest.fixture(scope="module")
+def env():
+    return envs.make_env("synthetic", envs.MimicConfig(episode_length=EPISODE, random_start=False, replay="none"))
+
+
+def reference_action(env, frame):
+    """The action whose PD targets are the reference's joint angles at ``frame``."""
+    model = env.model
+    hinge_angles = env.reference.q[frame][model.hinge_q_index]
+    return (hinge_angles - model.action_center) / model.action_half_range
+
+
+@pytest.fixture(scope="module")
+def rollout(env):
+    @jax.jit
+    def run(key):
+        state = env.reset(key)
+
+        def step(state, _):
+            state = env.step(state, reference_action(env, state.info["frame"] + 1))
+            return state, (state.metrics, state.reward, state.obs)
+
+        return jax.lax.scan(step, state, None, EPISODE)[1]
+
+    return run(jax.random.PRNGKey(0))
+
+
+def test_interface_sizes(env):
+    state = env.reset(jax.random.PRNGKey(1))
+    assert env.action_size == 28
+    assert state.obs.shape == (env.observation_size,) == (15 * 15 + 2,)
+    assert set(state.metrics) >= {"loss", "pose_error", "fall", "replay"}
+    assert int(state.info["frame"]) == 0  # fixed start when random_start is off
+
+
+def test_tracking_the_synthetic_clip_with_its_own_targets(rollout):
+    metrics, reward, obs = rollout
+    # The synthetic clip is what the simulator did under PD control, so replaying its joint targets tracks it.
+    assert float(metrics["pose_error"].max()) < 0.05
+    assert float(metrics["fall"].sum()) == 0.0
+    assert float(reward.min()) > 0.8 and float(reward.max()) <= 1.0
+    assert np.all(np.isfinite(np.asarray(obs)))
+
+
+def test_zero_action_drifts_from_reference(env, rollout):
+    @jax.jit
+    def run(key):
+        state = env.reset(key)
+        return jax.lax.scan(lambda s, _: (env.step(s, jnp.zeros(28)), env.step(s, jnp.zeros(28)).metrics), state, None, EPISODE)[1]
+
+    drifting = run(jax.random.PRNGKey(0))
+    assert float(drifting["pose_error"][-1]) > 2 * float(rollout[0]["pose_error"][-1])
+
+
+def test_random_start_frames_cover_the_cycle():
+    env = envs.make_env("synthetic", envs.MimicConfig(episode_length=EPISODE, random_start=True))
+    frames = jax.jit(jax.vmap(lambda k: env.reset(k).info["frame"]))(jax.random.split(jax.random.PRNGKey(0), 64))
+    assert int(frames.min()) >= 0 and int(frames.max()) < env.reference.cycle_frames
+    assert len(np.unique(np.asarray(frames))) > 20
+
+
+def test_threshold_replay_restores_the_reference_state(env):
+    replaying = envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, replay="threshold", replay_threshold=0.0))
+    state = jax.jit(replaying.step)(replaying.reset(jax.random.PRNGKey(0)), jnp.zeros(28))
+    assert float(state.metrics["replay"]) == 1.0
+    np.testing.assert_allclose(state.pipeline_state.q, env.reference.q[1], atol=1e-5)
+    never = envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, replay="threshold", replay_threshold=10.0))
+    assert float(jax.jit(never.step)(never.reset(jax.random.PRNGKey(0)), jnp.zeros(28)).metrics["replay"]) == 0.0
+
+
+def test_fall_is_floor_contact_the_reference_does_not_have(env):
+    reference = env.reference_bodies(10)
+    lying = dataclasses.replace(reference, pos=reference.pos.at[:, 2].set(-0.05))
+    assert bool(env._fell(lying, reference))
+    assert not bool(env._fell(reference, reference))
+    assert not bool(env._fell(lying, lying))  # crawling or rolling clips touch the floor on purpose
+
+
+def test_early_termination_sets_done(env):
+    terminating = envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, early_termination=True))
+    state = terminating.reset(jax.random.PRNGKey(0))
+    # Start the character lying on its front on the floor: the first step is a fall.
+    q = state.pipeline_state.q.at[2].set(0.1).at[3:7].set(jnp.array([0.7071, 0.0, 0.7071, 0.0]))
+    state = state.replace(pipeline_state=terminating.pipeline_init(q, jnp.zeros_like(state.pipeline_state.qd)))
+    state = jax.jit(terminating.step)(state, jnp.zeros(28))
+    assert float(state.metrics["fall"]) == 1.0 and float(state.done) == 1.0
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(backend="bullet"), "unknown backend 'bullet'"),
+        (dict(replay="sometimes"), "unknown replay mode"),
+        (dict(observation="pixels"), "unknown observation"),
+        (dict(replay_rate=2.0), "replay_rate"),
+    ],
+)
+def test_bad_options_are_refused(change, message):
+    with pytest.raises(EnvConfigError, match=message):
+        envs.make_env("synthetic", envs.MimicConfig(**change))
+
+
+def test_target_observation_appends_next_reference_frame():
+    env = envs.make_env("synthetic", envs.MimicConfig(episode_length=EPISODE, observation="target"))
+    assert env.observation_size == 2 * 15 * 15 + 2
+
+
+def test_gradient_through_32_steps_is_finite():
+    """DiffMimic's setting on the default backend: 32-step rollouts with threshold replay, a batch of 2."""
+    env = envs.make_env("synthetic", envs.MimicConfig(episode_length=32, replay="threshold"))
+
+    def loss(bias, keys):
+        def episode(key):
+            state = env.reset(key)
+            step = lambda s, _: (env.step(s, jnp.tanh(bias)), env.step(s, jnp.tanh(bias)).metrics["loss"])  # noqa: E731
+            return jax.lax.scan(step, state, None, 32)[1].mean()
+
+        return jax.vmap(episode)(keys).mean()
+
+    value, grad = jax.jit(jax.value_and_grad(loss))(jnp.zeros(28), jax.random.split(jax.random.PRNGKey(0), 2))
+    assert np.isfinite(float(value))
+    assert np.all(np.isfinite(np.asarray(grad))) and float(jnp.linalg.norm(grad)) > 0
