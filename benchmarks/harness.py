@@ -1,0 +1,198 @@
+"""The harness: runs one (clip, method, seed) under a tier's budget and records its learning curve.
+
+It owns what must be the same for every method: the loop, the clock (compile, train and evaluation time apart),
+sample counting (the ``samples`` each update reports: DESIGN.md's ``num_envs x steps``), the shared evaluator,
+checkpoints at each evaluation, resume, and divergence handling (a non-finite loss or gradient stops the run and
+records it as diverged).
+
+Compilation is done ahead of time (``jit(...).lower(...).compile()``), so every timed update and evaluation is pure
+run time and the compile cost is reported beside it, not hidden in the first iteration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+from flax import serialization
+
+import envs
+from benchmarks import results_store as store
+from benchmarks.evaluator import evaluation_env, make_evaluate
+from benchmarks.suites import ClipSpec
+from benchmarks.tiers import Tier
+from methods import check_compatible, get_method
+
+CHECKPOINT_FILE = "checkpoint.msgpack"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    suite: str
+    clip: ClipSpec
+    method: str
+    seed: int
+    tier: Tier
+    backend: str = "spring"
+    data_dir: str | None = None
+
+    @property
+    def key(self) -> store.RunKey:
+        return store.RunKey(self.suite, self.clip.label, self.method, self.seed)
+
+
+@dataclasses.dataclass
+class Progress:
+    """What the harness reports while a run trains (the CLI turns it into a progress bar)."""
+
+    samples: int
+    max_samples: int
+    train_seconds: float
+    pose_error: float | None
+
+
+def build(spec: RunSpec):
+    """Method, its config, and the training environment for ``spec``; refuses invalid pairs before compiling."""
+    method = get_method(spec.method)
+    fields = {field.name for field in dataclasses.fields(method.config_cls)}
+    overrides = spec.tier.method_overrides(spec.method, fields)
+    if "replay_threshold" in fields:
+        overrides["replay_threshold"] = spec.clip.replay_threshold
+    config = method.config_cls(**overrides)
+    base = envs.MimicConfig(backend=spec.backend, replay_threshold=spec.clip.replay_threshold)
+    env_config = method.env_config(config, base)
+    check_compatible(method, env_config.backend)
+    env = envs.make_env(spec.clip.clip, env_config, data_dir=spec.data_dir)
+    return method, config, env
+
+
+def _write_checkpoint(run_dir: Path, state: Any, counters: dict) -> None:
+    payload = serialization.msgpack_serialize({"state": serialization.to_state_dict(state), "counters": counters})
+    store.write_bytes_atomic(run_dir / CHECKPOINT_FILE, payload)
+
+
+def _read_checkpoint(run_dir: Path, template: Any) -> tuple[Any, dict] | None:
+    path = run_dir / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    try:
+        payload = serialization.msgpack_restore(path.read_bytes())
+        return serialization.from_state_dict(template, payload["state"]), dict(payload["counters"])
+    except Exception:  # a checkpoint we cannot read is a run to redo, not a crash
+        return None
+
+
+def _manifest(spec: RunSpec, method, config, env) -> dict:
+    return {
+        "config": {
+            "method": dataclasses.asdict(config),
+            "env": dataclasses.asdict(env.config),
+            "tier": dataclasses.asdict(spec.tier),
+            "clip_file": str(spec.clip.clip),
+        },
+        "tier": spec.tier.name,
+        "backend": spec.backend,
+        "device": str(jax.devices()[0]),
+        "device_count": jax.device_count(),
+        **store.collect_provenance(),
+    }
+
+
+def _finite(metrics: dict) -> bool:
+    return bool(metrics["grad_finite"] > 0.5) and math.isfinite(float(metrics["loss"]))
+
+
+def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: Callable[[Progress], None] | None = None) -> dict:
+    """Trains and evaluates one run into ``out``; returns its summary. A finished run is left untouched."""
+    key = spec.key
+    if resume and store.is_finished(out, key):
+        return store.load_run(key.dir(out)).summary
+
+    method, config, env = build(spec)
+    eval_frames = spec.tier.eval_frames or env.reference.cycle_frames
+    eval_env = evaluation_env(spec.clip.clip, env, eval_frames, data_dir=spec.data_dir)
+    rng = jax.random.PRNGKey(spec.seed)
+    rng, init_key = jax.random.split(rng)
+    state = method.init(init_key, env, config)
+
+    counters = {"samples": 0, "iteration": 0, "train_seconds": 0.0, "compile_seconds": 0.0, "eval_seconds": 0.0}
+    checkpoint = _read_checkpoint(key.dir(out), state) if resume and key.dir(out).exists() else None
+    if checkpoint is not None:
+        state, counters = checkpoint
+        writer = store.RunWriter.resume(out, key, up_to_samples=int(counters["samples"]))
+    else:
+        store.clear_run(out, key)
+        writer = store.RunWriter(out, key, _manifest(spec, method, config, env))
+    rng = jax.random.fold_in(rng, int(counters["iteration"]))
+
+    start = time.perf_counter()
+    update = jax.jit(lambda s, k: method.update(s, k, env=env, config=config)).lower(state, rng).compile()
+    evaluate = jax.jit(make_evaluate(eval_env, method.policy, eval_frames)).lower(state, rng).compile()
+    counters["compile_seconds"] += time.perf_counter() - start
+
+    def evaluate_and_record(last_metrics: dict | None) -> float:
+        start = time.perf_counter()
+        result = jax.device_get(evaluate(state, jax.random.PRNGKey(0)))
+        counters["eval_seconds"] += time.perf_counter() - start
+        row = {
+            **{name: counters[name] for name in ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds")},
+            "pose_error": float(result["pose_error"]),
+            "fall_rate": float(result["fall_rate"]),
+        }
+        if last_metrics is not None:
+            row.update(
+                loss=float(last_metrics["loss"]),
+                grad_norm=float(last_metrics["grad_norm"]),
+                replay_rate=float(last_metrics["replay_rate"]) if "replay_rate" in last_metrics else None,
+            )
+        writer.append(row)
+        _write_checkpoint(key.dir(out), state, counters)
+        return row["pose_error"]
+
+    if counters["samples"] == 0 and checkpoint is None:
+        pose = evaluate_and_record(None)
+    else:
+        pose = float("nan")
+    tier = spec.tier
+    next_eval = (counters["samples"] // tier.eval_every_samples + 1) * tier.eval_every_samples
+    status, reason = "complete", None
+    while counters["samples"] < tier.max_samples and (
+        tier.max_train_seconds is None or counters["train_seconds"] < tier.max_train_seconds
+    ):
+        rng, step_key = jax.random.split(rng)
+        start = time.perf_counter()
+        new_state, metrics = update(state, step_key)
+        metrics = jax.device_get(metrics)
+        counters["train_seconds"] += time.perf_counter() - start
+        counters["samples"] += int(metrics["samples"])
+        counters["iteration"] += 1
+        if not _finite(metrics):
+            status, reason = "diverged", f"non-finite loss or gradient at iteration {counters['iteration']}"
+            evaluate_and_record(metrics)
+            break
+        state = new_state
+        done = counters["samples"] >= tier.max_samples or (
+            tier.max_train_seconds is not None and counters["train_seconds"] >= tier.max_train_seconds
+        )
+        if counters["samples"] >= next_eval or done:
+            pose = evaluate_and_record(metrics)
+            next_eval = (counters["samples"] // tier.eval_every_samples + 1) * tier.eval_every_samples
+        if report:
+            report(Progress(counters["samples"], tier.max_samples, counters["train_seconds"], pose))
+    summary = writer.finish(status, reason=reason, iterations=counters["iteration"])
+    (key.dir(out) / CHECKPOINT_FILE).unlink(missing_ok=True)
+    return summary
+
+
+def seeds_from(spec: str) -> list[int]:
+    """``"0,1,2"`` or ``"3"`` (that many seeds from 0) -> list of seeds."""
+    if "," in spec:
+        return [int(s) for s in spec.split(",") if s.strip()]
+    return list(range(int(spec)))
+
+
