@@ -1,0 +1,150 @@
+"""The harness and CLI end to end, with a tiny forward-only method so that each compile takes seconds."""
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import pytest
+from flax import struct
+
+import methods
+from benchmarks import harness
+from benchmarks import results_store as store
+from benchmarks.suites import ClipSpec
+from benchmarks.tiers import Tier
+from report.build import build_report
+from run_benchmark import main as cli
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstantConfig:
+    num_envs: int = 2
+    rollout_length: int = 4
+    diverge_at: int = 0
+    """Report a non-finite gradient from this update on (0 = never)."""
+
+
+@struct.dataclass
+class ConstantState:
+    action: jax.Array
+    iteration: jax.Array
+
+
+def _update(state, key, *, env, config):
+    starts = jax.vmap(env.reset)(jax.random.split(key, config.num_envs))
+    step = lambda s, _: (jax.vmap(env.step, in_axes=(0, None))(s, state.action), None)  # noqa: E731
+    final, _ = jax.lax.scan(step, starts, None, config.rollout_length)
+    iteration = state.iteration + 1
+    finite = jnp.where((config.diverge_at > 0) & (iteration >= config.diverge_at), 0.0, 1.0)
+    return ConstantState(action=state.action * 0.9, iteration=iteration), {
+        "samples": jnp.asarray(config.num_envs * config.rollout_length),
+        "loss": jnp.mean(final.metrics["loss"]),
+        "grad_norm": jnp.zeros(()),
+        "grad_finite": finite,
+    }
+
+
+CONSTANT = methods.register(
+    methods.Method(
+        name="test_constant",
+        config_cls=ConstantConfig,
+        env_config=lambda config, base: dataclasses.replace(base, episode_length=config.rollout_length),
+        init=lambda key, env, config: ConstantState(action=jnp.full(env.action_size, 0.1), iteration=jnp.zeros((), jnp.int32)),
+        update=_update,
+        policy=lambda state: (lambda obs, key=None: jnp.broadcast_to(state.action, obs.shape[:-1] + state.action.shape)),
+        description="test double: a constant action that shrinks each update",
+    ),
+    replace=True,
+)
+DIVERGING = methods.register(CONSTANT.variant("test_diverging", "test double that diverges", diverge_at=2), replace=True)
+
+TIER = Tier(
+    name="test",
+    description="tiny",
+    max_samples=2 * 4 * 3,
+    max_train_seconds=None,
+    eval_every_samples=2 * 4,
+    eval_frames=6,
+    overrides={"*": {}},
+)
+
+
+def spec(method="test_constant", seed=0):
+    return harness.RunSpec("smoke", ClipSpec("synthetic", 0.2), method, seed, TIER)
+
+
+def test_run_records_curve_and_summary(tmp_path):
+    summary = harness.run(spec(), tmp_path)
+    assert summary["status"] == "complete"
+    assert summary["total_samples"] == 24 and summary["n_evals"] == 4  # at 0 samples, then every 8
+    run = store.load_run(spec().key.dir(tmp_path))
+    assert list(run.curve["samples"]) == [0, 8, 16, 24]
+    assert run.summary["compile_seconds"] > 0 and run.summary["train_seconds"] > 0
+    assert run.manifest["config"]["method"] == {"num_envs": 2, "rollout_length": 4, "diverge_at": 0}
+    assert not (run.dir / harness.CHECKPOINT_FILE).exists()
+    paths = build_report(tmp_path)
+    assert "synthetic" in paths.markdown.read_text()
+
+
+def test_interrupted_run_resumes_and_finished_runs_are_untouched(tmp_path):
+    calls = []
+
+    def interrupt(progress):
+        calls.append(progress.samples)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        harness.run(spec(), tmp_path, report=interrupt)
+    run_dir = spec().key.dir(tmp_path)
+    assert store.load_run(run_dir).status == "incomplete"
+    assert (run_dir / harness.CHECKPOINT_FILE).exists()
+
+    summary = harness.run(spec(), tmp_path)
+    assert summary["status"] == "complete" and summary["total_samples"] == 24
+    assert list(store.load_run(run_dir).curve["samples"]) == [0, 8, 16, 24]
+
+    stamp = os.stat(run_dir / store.SUMMARY_FILE).st_mtime_ns
+    assert harness.run(spec(), tmp_path) == summary
+    assert os.stat(run_dir / store.SUMMARY_FILE).st_mtime_ns == stamp
+
+
+def test_truncated_results_are_redone_not_reported(tmp_path):
+    harness.run(spec(), tmp_path)
+    curve = spec().key.dir(tmp_path) / store.CURVE_FILE
+    curve.write_bytes(curve.read_bytes()[:-10])
+    runs, problems = store.scan_runs(tmp_path)
+    assert runs == [] and "corrupt" in problems[0][1]
+    assert harness.run(spec(), tmp_path)["status"] == "complete"
+    assert len(store.scan_runs(tmp_path)[0]) == 1
+
+
+def test_non_finite_update_marks_run_diverged(tmp_path):
+    summary = harness.run(spec("test_diverging"), tmp_path)
+    assert summary["status"] == "diverged" and "non-finite" in summary["reason"]
+    assert summary["total_samples"] == 16  # stopped at the second update
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--suite", "nosuch"], "unknown suite 'nosuch': valid suites are deepmimic, smoke"),
+        (["--methods", "diffmimic,nosuch"], "unknown method 'nosuch'"),
+        (["--suite", "deepmimic", "--clips", "moonwalk"], "unknown clip 'moonwalk'"),
+        (["--clips", "missing_clip.txt"], "missing_clip.txt"),
+        (["--tier", "huge"], "unknown tier 'huge'"),
+        (["--backend", "bullet"], "unknown backend 'bullet'"),
+    ],
+)
+def test_cli_refuses_bad_input_before_compiling(tmp_path, capsys, argv, message):
+    assert cli([*argv, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_lists_suites_and_methods(capsys):
+    assert cli(["list"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("smoke", "deepmimic", "diffmimic", "diffmimic_noreplay", "ppo", "quick"):
+        assert name in listing
