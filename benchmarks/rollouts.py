@@ -1,0 +1,64 @@
+"""The recorder: one deterministic evaluation episode, simulated and reference bodies per frame, for viewing.
+
+The episode is the evaluator's (``benchmarks.evaluator.make_evaluate``): reset, then ``frames`` steps of
+``act(obs, key)`` with the same key, so the recorded pose errors average to the number in the run's curve when
+the harness passes its evaluation env (frame 0 start, no replay, no early termination). The file format lives in
+the JAX-free :mod:`benchmarks.rollout_file`, re-exported here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import envs
+from benchmarks.rollout_file import ROLLOUT_FILE, RolloutError, load_rollout, save_rollout
+from envs.model import body_states
+
+
+def record_rollout(env: envs.MimicEnv, act: Callable, frames: int, key: jax.Array) -> dict[str, np.ndarray]:
+    """Runs ``frames`` control steps from ``env.reset(key)`` under one jit and returns the rollout arrays
+    (``frames + 1`` frames: the reset state first); see :mod:`benchmarks.rollout_file` for the fields."""
+    if frames < 1:
+        raise ValueError(f"frames must be positive, got {frames}")
+
+    def snapshot(state):
+        sim = body_states(env.model, state.pipeline_state.x, state.pipeline_state.xd)
+        ref = env.reference_bodies(state.info["frame"])
+        return {
+            "sim_pos": sim.pos,
+            "sim_rot": sim.rot,
+            "ref_pos": ref.pos,
+            "ref_rot": ref.rot,
+            "pose_error": state.metrics["pose_error"],
+            "fall": state.metrics["fall"],
+        }
+
+    def episode(key):
+        state = env.reset(key)
+
+        def step(state, _):
+            state = env.step(state, act(state.obs, key))
+            return state, snapshot(state)
+
+        _, steps = jax.lax.scan(step, state, None, frames)
+        return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), snapshot(state), steps)
+
+    recorded = jax.device_get(jax.jit(episode)(key))
+    return {
+        "sim_pos": np.asarray(recorded["sim_pos"], np.float32),
+        "sim_rot": np.asarray(recorded["sim_rot"], np.float16),
+        "ref_pos": np.asarray(recorded["ref_pos"], np.float32),
+        "ref_rot": np.asarray(recorded["ref_rot"], np.float16),
+        "pose_error": np.asarray(recorded["pose_error"], np.float32),
+        "fall": np.asarray(recorded["fall"]) > 0.5,
+        "body_names": np.asarray(env.model.body_names),
+        "body_parent": np.asarray(env.model.body_parent, np.int16),
+        "dt": np.float64(env.reference.dt),
+    }
+
+
+__all__ = ["ROLLOUT_FILE", "RolloutError", "load_rollout", "record_rollout", "save_rollout"]
