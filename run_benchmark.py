@@ -4,6 +4,7 @@
     python run_benchmark.py --suite deepmimic --methods diffmimic,ppo  # the 12 DeepMimic clips (needs the data)
     python run_benchmark.py list                                       # suites, methods, tiers, clips
     python run_benchmark.py fetch                                      # download DeepMimic's clips (sha256-checked)
+    python run_benchmark.py view results/smoke/synthetic/diffmimic/seed_0   # watch a run's policy against the clip
     python -m report results/                                          # rebuild the report without training
 
 Every (clip, method, seed) run is recorded under ``--out`` as it trains; rerunning the same command resumes:
@@ -158,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         return _list()
     if argv[:1] == ["fetch"]:
         return _fetch(argv[1:])
+    if argv[:1] == ["view"]:
+        from report.viewer import main as view_main
+
+        return view_main(argv[1:])
     args = tyro.cli(BenchmarkArgs, args=argv, description=__doc__)
     from benchmarks.suites import UnknownSuiteError
     from benchmarks.tiers import UnknownTierError

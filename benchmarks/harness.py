@@ -24,6 +24,7 @@ from flax import serialization
 import envs
 from benchmarks import results_store as store
 from benchmarks.evaluator import evaluation_env, make_evaluate
+from benchmarks.rollouts import ROLLOUT_FILE, record_rollout, save_rollout
 from benchmarks.suites import ClipSpec
 from benchmarks.tiers import Tier
 from methods import check_compatible, get_method
@@ -184,6 +185,8 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
             next_eval = (counters["samples"] // tier.eval_every_samples + 1) * tier.eval_every_samples
         if report:
             report(Progress(counters["samples"], tier.max_samples, counters["train_seconds"], pose))
+    # The final policy's evaluation episode, body by body, for the viewer and the report's animations.
+    save_rollout(key.dir(out) / ROLLOUT_FILE, record_rollout(eval_env, method.policy(state), eval_frames, jax.random.PRNGKey(0)))
     summary = writer.finish(status, reason=reason, iterations=counters["iteration"])
     (key.dir(out) / CHECKPOINT_FILE).unlink(missing_ok=True)
     return summary

@@ -83,6 +83,7 @@ def test_run_records_curve_and_summary(tmp_path):
     assert run.summary["compile_seconds"] > 0 and run.summary["train_seconds"] > 0
     assert run.manifest["config"]["method"] == {"num_envs": 2, "rollout_length": 4, "diverge_at": 0}
     assert not (run.dir / harness.CHECKPOINT_FILE).exists()
+    assert (run.dir / "rollout.npz").exists()
     paths = build_report(tmp_path)
     assert "synthetic" in paths.markdown.read_text()
 
