@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from pathlib import Path
 from typing import Mapping
 
@@ -118,6 +119,8 @@ def load_rollout(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = rollout_path(path)
     if not path.is_file():
         raise RolloutError(f"{path}: no rollout recorded (file missing)")
+    if not zipfile.is_zipfile(path):  # np.load would take such bytes for a pickle and say so, which misleads
+        raise RolloutError(f"{path}: not an .npz (zip) archive ({path.stat().st_size} bytes): truncated or damaged")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

@@ -1,7 +1,7 @@
 """results/ -> REPORT.md and a self-contained report.html (figures inlined), from run records only.
 
-The document is a list of blocks (heading, paragraph, table, figure) rendered twice, so the markdown and the
-HTML always say the same thing.
+The document is a list of blocks (heading, paragraph, table, figure, gallery) rendered twice, so the markdown and
+the HTML always say the same thing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Sequence, Union
 import pandas as pd
 
 from benchmarks.results_store import scan_runs
+from report.motion import MotionSection, motion_section
 from report.plots import plot_learning_curves
 from report.tables import (
     QUALITY_BAR,
@@ -58,7 +59,22 @@ class Figure:
     caption: str
 
 
-Block = Union[Heading, Paragraph, Table, Figure]
+@dataclasses.dataclass(frozen=True)
+class GalleryItem:
+    image: Path
+    caption: str
+    links: tuple[tuple[str, Path], ...] = ()  # (text, file under the report folder)
+    links_label: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Gallery:
+    """Pictures side by side (a one-row table in markdown), each with a caption and links."""
+
+    items: tuple[GalleryItem, ...]
+
+
+Block = Union[Heading, Paragraph, Table, Figure, Gallery]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,9 +83,10 @@ class ReportPaths:
     html: Path
     figures: list[Path]
     data: list[Path]  # CSVs of the numbers behind the tables
+    motion: list[Path] = dataclasses.field(default_factory=list)  # GIFs and viewer pages of recorded rollouts
 
     def all(self) -> list[Path]:
-        return [self.markdown, self.html, *self.figures, *self.data]
+        return [self.markdown, self.html, *self.figures, *self.data, *self.motion]
 
 
 # ------------------------------------------------------------------------------------------ rendering
@@ -93,6 +110,17 @@ def render_markdown(blocks: Sequence[Block], out_dir: Path) -> str:
             parts.append("\n".join(lines))
         elif isinstance(block, Figure):
             parts.append(f"![{block.caption}]({block.path.relative_to(out_dir).as_posix()})")
+        elif isinstance(block, Gallery):
+            def links(item: GalleryItem) -> str:
+                targets = " ".join(f"[{text}]({path.relative_to(out_dir).as_posix()})" for text, path in item.links)
+                return f"{item.links_label} {targets}".strip()
+
+            rows = [[_md_cell(item.caption) for item in block.items],
+                    [f"![{_md_cell(item.caption)}]({item.image.relative_to(out_dir).as_posix()})" for item in block.items],
+                    [_md_cell(links(item)) for item in block.items]]
+            lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(block.items)]
+            lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+            parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
@@ -110,10 +138,18 @@ th { background: #f3f3f3; }
 tr:nth-child(even) td { background: #fafafa; }
 code { background: #f3f3f3; padding: 0 .25em; border-radius: 3px; }
 figure { margin: 1em 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: .9em; }
+.gallery { display: flex; flex-wrap: wrap; gap: 1.5em; } .gallery figure { margin: .5em 0; }
 """
 
+IMAGE_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".svg": "image/svg+xml"}
 
-def render_html(blocks: Sequence[Block], title: str) -> str:
+
+def _inline_image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:{IMAGE_TYPES[path.suffix.lower()]};base64,{data}" alt="{html.escape(alt)}">'
+
+
+def render_html(blocks: Sequence[Block], title: str, out_dir: Path) -> str:
     parts = []
     for block in blocks:
         if isinstance(block, Heading):
@@ -123,10 +159,16 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
         elif isinstance(block, Table):
             parts.append(block.frame.to_html(index=False, escape=True, border=0, na_rep=""))
         elif isinstance(block, Figure):
-            data = base64.b64encode(block.path.read_bytes()).decode()
-            caption = html.escape(block.caption)
-            parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{caption}">'
-                         f"<figcaption>{caption}</figcaption></figure>")
+            parts.append(f"<figure>{_inline_image(block.path, block.caption)}"
+                         f"<figcaption>{html.escape(block.caption)}</figcaption></figure>")
+        elif isinstance(block, Gallery):
+            figures = []
+            for item in block.items:
+                links = " ".join(f'<a href="{html.escape(path.relative_to(out_dir).as_posix())}">{html.escape(text)}</a>'
+                                 for text, path in item.links)
+                figures.append(f"<figure>{_inline_image(item.image, item.caption)}<figcaption>"
+                               f"{html.escape(item.caption)}<br>{html.escape(item.links_label)} {links}</figcaption></figure>")
+            parts.append(f'<div class="gallery">{"".join(figures)}</div>')
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
@@ -156,6 +198,7 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     per_run.to_csv(data_paths[0], index=False)
     seed_stats(per_run, THRESHOLDS).to_csv(data_paths[1], index=False)
     figures = plot_learning_curves(runs, out_dir / "figures")
+    motion = motion_section(runs, out_dir)
 
     bar = f"{QUALITY_BAR:.2f} m"
     suites = ", ".join(sorted(per_run["suite"].unique()))
@@ -189,6 +232,7 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
         Heading("Learning curves"),
     ]
     blocks += [Figure(path, f"{suite} / {clip}: pose error vs samples and vs train time") for suite, clip, path in figures]
+    blocks += _motion_blocks(motion, results_dir)
     blocks += [
         Heading("Environment"),
         Paragraph("Distinct hardware and software combinations recorded in the run manifests."),
@@ -203,5 +247,29 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
 
     markdown_path, html_path = out_dir / "REPORT.md", out_dir / "report.html"
     markdown_path.write_text(render_markdown(blocks, out_dir))
-    html_path.write_text(render_html(blocks, "MimicBench report"))
-    return ReportPaths(markdown_path, html_path, [path for _, _, path in figures], data_paths)
+    html_path.write_text(render_html(blocks, "MimicBench report", out_dir))
+    return ReportPaths(markdown_path, html_path, [path for _, _, path in figures], data_paths, motion.files)
+
+
+def _motion_blocks(motion: MotionSection, results_dir: Path) -> list[Block]:
+    blocks: list[Block] = [Heading("Motion")]
+    if not motion.clips:
+        blocks.append(Paragraph("No finished run has a recorded evaluation episode (`rollout.npz` in its run "
+                                "directory), so there is nothing to show."))
+    else:
+        blocks.append(Paragraph(
+            f"Each method's first seed replaying its final policy over the evaluation episode (from frame 0, no "
+            f"replay): the simulated character solid (blue), the reference as a ghost (orange), pose error per "
+            f"frame in the corner (green at or below the {QUALITY_BAR:.2f} m bar). The viewer links open an "
+            "interactive page per seed (orbit by dragging, scrub, overlay or side by side)."))
+    for suite, clip, tiles in motion.clips:
+        blocks.append(Heading(f"{suite} / {clip}", 3))
+        blocks.append(Gallery(tuple(
+            GalleryItem(tile.gif, tile.caption, tuple((f"seed {seed}", page) for seed, page in tile.viewers),
+                        "interactive viewer:")
+            for tile in tiles)))
+    if motion.problems:
+        blocks.append(Paragraph("Rollouts that could not be read (the runs' results are unaffected):"))
+        blocks.append(Table(pd.DataFrame([{"Run": str(path.relative_to(results_dir)), "Problem": problem}
+                                          for path, problem in motion.problems])))
+    return blocks
