@@ -1,0 +1,423 @@
+"""Methods: the contract every registered method keeps, determinism, the non-finite guard, the registry and plugins.
+
+Compiling a gradient through the humanoid takes about a minute on two CPU cores, so each method's update is
+compiled once (module-scoped ``runs``) and shared by the tests; batches, horizons and networks are tiny.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import inspect
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import envs
+import methods
+from methods import registry
+from methods.diffmimic import DIFFMIMIC, DIFFMIMIC_NOREPLAY, DIFFMIMIC_RANDOM
+from methods.networks import ObservationNormaliser
+from methods.optimisation import guarded_step
+from methods.ppo import PPO
+
+TINY = {
+    "diffmimic": {"num_envs": 2, "rollout_length": 4, "hidden_sizes": (32, 32)},
+    # episode_length 6 < unroll 8: every environment is truncated (and reset) inside the first update.
+    "ppo": {
+        "num_envs": 4,
+        "unroll_length": 8,
+        "minibatch_size": 16,
+        "num_epochs": 2,
+        "actor_hidden_sizes": (32, 32),
+        "critic_hidden_sizes": (32, 32),
+        "episode_length": 6,
+    },
+}
+TINY["diffmimic_noreplay"] = TINY["diffmimic_random"] = TINY["diffmimic"]
+FAST_METHODS = ("diffmimic", "ppo")  # the ablations share diffmimic's code; their full runs are marked slow
+
+
+@pytest.fixture(scope="module")
+def base_env():
+    return envs.make_env("synthetic", envs.MimicConfig(episode_length=8))
+
+
+def build(method, base_env, **overrides):
+    config = method.config_cls(**{**TINY.get(method.name, {}), **overrides})
+    env = envs.MimicEnv(base_env.model, base_env.reference, method.env_config(config, base_env.config))
+    return env, config
+
+
+@dataclasses.dataclass
+class Run:
+    method: methods.Method
+    env: envs.MimicEnv
+    config: object
+    update: object
+    initial: object
+    states: list
+    metrics: list
+
+
+def run_two_updates(method, base_env, seed=0) -> Run:
+    env, config = build(method, base_env)
+    methods.check_compatible(method, env, config)
+    update = method.jit_update(env, config)
+    state = initial = method.init(jax.random.PRNGKey(seed), env, config)
+    states, metrics = [], []
+    for i in range(2):
+        state, step_metrics = update(state, jax.random.PRNGKey(100 + i))
+        states.append(state)
+        metrics.append(jax.device_get(step_metrics))
+    return Run(method, env, config, update, initial, states, metrics)
+
+
+@pytest.fixture(scope="module")
+def runs(base_env):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = run_two_updates(methods.get_method(name), base_env)
+        return cache[name]
+
+    return get
+
+
+def samples_per_update(run: Run) -> int:
+    steps = getattr(run.config, "rollout_length", None) or getattr(run.config, "unroll_length")
+    return run.config.num_envs * steps
+
+
+def assert_contract(run: Run):
+    for metrics in run.metrics:
+        assert set(methods.REQUIRED_METRICS) <= set(metrics), sorted(metrics)
+        assert int(metrics["samples"]) == samples_per_update(run)
+        assert metrics["grad_finite"] == 1.0
+        assert np.isfinite(metrics["loss"]) and np.isfinite(metrics["grad_norm"]) and metrics["grad_norm"] > 0
+        for name, value in metrics.items():
+            assert np.ndim(value) == 0, f"metric {name} is not a scalar"
+    if run.method.needs_differentiable_env:
+        assert all("replay_rate" in metrics for metrics in run.metrics)
+    # Parameters moved, and the second update reused the first one's compiled program (no silent recompile).
+    assert not tree_equal(run.initial.params, run.states[-1].params)
+    assert run.update._cache_size() == 1
+
+    act = run.method.policy(run.states[-1])
+    obs = jax.vmap(run.env.reset)(jax.random.split(jax.random.PRNGKey(7), 3)).obs
+    actions = np.asarray(act(obs, jax.random.PRNGKey(0)))
+    assert actions.shape == (3, run.env.action_size)
+    assert np.all(np.abs(actions) <= 1.0) and np.all(np.isfinite(actions))
+    single = np.asarray(act(obs[0], jax.random.PRNGKey(1)))
+    np.testing.assert_allclose(single, actions[0], rtol=1e-5, atol=1e-6)  # deterministic: the key does not matter
+
+
+def tree_equal(a, b) -> bool:
+    leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(leaves_a) == len(leaves_b) and all(
+        np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True) for x, y in zip(leaves_a, leaves_b)
+    )
+
+
+# -- every method keeps the contract ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FAST_METHODS)
+def test_method_initialises_updates_and_acts(runs, name):
+    assert_contract(runs(name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["diffmimic_noreplay", "diffmimic_random"])
+def test_ablation_initialises_updates_and_acts(runs, name):
+    run = runs(name)
+    assert_contract(run)
+    if name == "diffmimic_random":
+        assert run.env.config.replay == "random"
+
+
+def test_every_registered_method_is_tested_or_a_variant():
+    builtins = {m.name for module in registry.BUILTIN_MODULES for m in importlib.import_module(module).METHODS}
+    assert builtins == {"diffmimic", "diffmimic_noreplay", "diffmimic_random", "ppo"}
+    assert set(TINY) >= builtins
+
+
+def test_ablations_are_variants_of_the_same_code(base_env):
+    for variant, replay in ((DIFFMIMIC_NOREPLAY, "none"), (DIFFMIMIC_RANDOM, "random")):
+        assert (variant.init, variant.update, variant.policy, variant.env_config) == (
+            DIFFMIMIC.init,
+            DIFFMIMIC.update,
+            DIFFMIMIC.policy,
+            DIFFMIMIC.env_config,
+        )
+        assert issubclass(variant.config_cls, DIFFMIMIC.config_cls)
+        config = variant.config_cls()
+        assert config.replay == replay and config.replay_rate == 0.05 and config.num_envs == 300
+        assert variant.env_config(config, base_env.config).replay == replay
+    assert DIFFMIMIC.config_cls().replay == "threshold"
+    # A per-clip threshold (0.4 for acrobatics) reaches the environment.
+    acrobatics = DIFFMIMIC.config_cls(replay_threshold=0.4, rollout_length=30)
+    env_config = DIFFMIMIC.env_config(acrobatics, base_env.config)
+    assert env_config.replay_threshold == 0.4 and env_config.episode_length == 30
+    assert not env_config.early_termination and env_config.random_start
+
+
+def test_ppo_env_config_terminates_on_falls_and_never_replays(base_env):
+    config = PPO.env_config(PPO.config_cls(), dataclasses.replace(base_env.config, replay="threshold"))
+    assert config.early_termination and config.replay == "none" and config.random_start
+    assert config.backend == base_env.config.backend
+
+
+def field_docstrings(cls) -> dict[str, str]:
+    """``field: type = default`` followed by a string literal, for ``cls`` and its dataclass bases (tyro's convention)."""
+    docs = {}
+    for klass in reversed(cls.__mro__):
+        try:
+            body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
+        except (OSError, TypeError):
+            continue  # a variant's generated class: its fields are documented on the base
+        for statement, following in zip(body, body[1:]):
+            if isinstance(statement, ast.AnnAssign) and isinstance(following, ast.Expr):
+                if isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
+                    docs[statement.target.id] = following.value.value
+    return docs
+
+
+def test_configs_document_every_hyperparameter(capsys):
+    import tyro
+
+    for name in methods.list_methods():
+        cls = methods.get_method(name).config_cls
+        docs = field_docstrings(cls)
+        with pytest.raises(SystemExit):
+            tyro.cli(cls, args=["--help"])
+        help_text = " ".join(capsys.readouterr().out.split())
+        for field in dataclasses.fields(cls):
+            assert field.default is not dataclasses.MISSING, f"{name}.{field.name} has no default"
+            assert docs.get(field.name), f"{name}.{field.name} has no docstring"
+            assert "--" + field.name.replace("_", "-") in help_text
+            assert " ".join(docs[field.name].split())[:30] in help_text, f"{name}.{field.name}: docstring not in --help"
+
+
+# -- determinism ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FAST_METHODS)
+def test_same_seed_gives_identical_parameters(runs, name):
+    run = runs(name)
+    state = run.method.init(jax.random.PRNGKey(0), run.env, run.config)
+    for i in range(2):
+        state, _ = run.update(state, jax.random.PRNGKey(100 + i))
+    assert tree_equal(state.params, run.states[-1].params)
+    assert tree_equal(state, run.states[-1])
+    other = run.method.init(jax.random.PRNGKey(1), run.env, run.config)
+    assert not tree_equal(other.params, run.initial.params)
+
+
+# -- a non-finite gradient is never applied -------------------------------------------------------------------------
+
+
+def poison(params):
+    """The same parameters with one NaN weight: every loss and gradient downstream of it becomes NaN."""
+    leaves, treedef = jax.tree.flatten(params)
+    first = leaves[0]
+    leaves[0] = first.at[(0,) * first.ndim].set(jnp.nan)
+    return jax.tree.unflatten(treedef, leaves)
+
+
+@pytest.mark.parametrize("name", FAST_METHODS)
+def test_non_finite_gradient_is_skipped_and_reported(runs, name):
+    run = runs(name)
+    state = run.states[-1]
+    if name == "ppo":
+        poisoned = state.replace(params={**state.params, "actor": poison(state.params["actor"])})
+    else:
+        poisoned = state.replace(params=poison(state.params))
+    new_state, metrics = run.update(poisoned, jax.random.PRNGKey(5))
+    assert float(metrics["grad_finite"]) == 0.0
+    assert tree_equal(new_state.params, poisoned.params)  # not a single weight moved
+    assert tree_equal(new_state.opt_state, poisoned.opt_state)
+    assert tree_equal(new_state.normaliser, poisoned.normaliser)
+    # ...while the same update from the clean state does move them.
+    clean_state, clean_metrics = run.update(state, jax.random.PRNGKey(5))
+    assert float(clean_metrics["grad_finite"]) == 1.0 and not tree_equal(clean_state.params, state.params)
+
+
+def test_guarded_step_skips_non_finite_and_logs_the_raw_norm():
+    optimizer = optax.chain(optax.clip_by_global_norm(0.4), optax.adam(0.1))
+    params = {"w": jnp.array([1.0, -2.0])}
+    opt_state = optimizer.init(params)
+    grads = {"w": jnp.array([3.0, 4.0])}
+    new_params, new_opt_state, metrics = guarded_step(optimizer, params, opt_state, grads, jnp.array(1.0))
+    assert float(metrics["grad_norm"]) == pytest.approx(5.0)  # raw, not the clipped 0.4
+    assert float(metrics["grad_finite"]) == 1.0 and not tree_equal(new_params, params)
+    for bad_grads, loss in (({"w": jnp.array([jnp.nan, 1.0])}, 1.0), (grads, jnp.inf), ({"w": jnp.array([jnp.inf, 0])}, 1.0)):
+        kept_params, kept_opt_state, metrics = guarded_step(optimizer, params, opt_state, bad_grads, jnp.array(loss))
+        assert float(metrics["grad_finite"]) == 0.0
+        assert tree_equal(kept_params, params) and tree_equal(kept_opt_state, opt_state)
+
+
+def test_observation_normaliser_merges_batches_exactly():
+    data = np.random.default_rng(0).normal(3.0, 2.0, size=(3, 50, 4)).astype(np.float32)
+    normaliser = ObservationNormaliser.create(4)
+    np.testing.assert_array_equal(normaliser(data[0]), data[0])  # identity before any statistics
+    for batch in data:
+        normaliser = normaliser.update(batch)
+    flat = data.reshape(-1, 4)
+    np.testing.assert_allclose(normaliser.mean, flat.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(normaliser.var, flat.var(0), rtol=1e-4)
+    np.testing.assert_allclose(normaliser(flat).std(0), 1.0, rtol=1e-3)
+
+
+# -- registry ---------------------------------------------------------------------------------------------------------
+
+
+def test_unknown_method_lists_valid_names():
+    with pytest.raises(methods.UnknownMethodError) as error:
+        methods.get_method("diffmimc")
+    for name in ("diffmimic", "diffmimic_noreplay", "diffmimic_random", "ppo"):
+        assert name in str(error.value)
+
+
+def test_register_refuses_a_taken_name():
+    with pytest.raises(ValueError, match="already registered"):
+        methods.register(dataclasses.replace(PPO, description="another ppo"))
+    with pytest.raises(TypeError):
+        methods.register(object())
+
+
+def test_incompatible_pairs_are_refused(base_env):
+    import brax.envs
+
+    with pytest.raises(methods.IncompatibleMethodError, match="differentiable"):
+        methods.check_compatible(DIFFMIMIC, "mujoco")
+    methods.check_compatible(PPO, "mujoco")  # PPO needs rewards only
+    for backend in envs.BACKENDS:
+        methods.check_compatible(DIFFMIMIC, backend)
+    # An environment without DiffMimic's state-matching loss cannot be differentiated against the reference.
+    pendulum = brax.envs.get_environment("inverted_pendulum", backend="spring")
+    with pytest.raises(methods.IncompatibleMethodError, match="metrics\\['loss'\\]"):
+        methods.check_compatible(DIFFMIMIC, pendulum)
+    # PPO on an environment that replays demonstrations would be training on another problem.
+    env, config = build(PPO, base_env)
+    methods.check_compatible(PPO, env, config)
+    replaying = envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, replay="threshold"))
+    with pytest.raises(methods.IncompatibleMethodError, match="replay"):
+        methods.check_compatible(PPO, replaying, config)
+
+
+PLUGIN_MODULE = '''
+"""A third-party method: holds the PD targets at the middle of the joint ranges (zero action)."""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from methods import Method
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldConfig:
+    num_envs: int = 2
+    """Environments per update."""
+    steps: int = 3
+    """Control steps per update."""
+
+
+@struct.dataclass
+class HoldState:
+    updates: jax.Array
+    action_size: int = struct.field(pytree_node=False)
+
+
+def init(key, env, config):
+    return HoldState(updates=jnp.zeros((), jnp.int32), action_size=env.action_size)
+
+
+def update(state, key, *, env, config):
+    env_state = jax.vmap(env.reset)(jax.random.split(key, config.num_envs))
+    zero = jnp.zeros((config.num_envs, env.action_size))
+    _, pose_error = jax.lax.scan(
+        lambda s, _: (lambda n: (n, n.metrics["pose_error"]))(jax.vmap(env.step)(s, zero)), env_state, None, config.steps
+    )
+    return state.replace(updates=state.updates + 1), {
+        "samples": jnp.asarray(config.num_envs * config.steps, jnp.int32),
+        "loss": jnp.mean(pose_error),
+        "grad_norm": jnp.zeros(()),
+        "grad_finite": jnp.ones(()),
+    }
+
+
+def policy(state):
+    return lambda obs, key: jnp.zeros(obs.shape[:-1] + (state.action_size,))
+
+
+METHOD = Method("hold_still", HoldConfig, lambda config, base: base, init, update, policy)
+'''
+
+
+def install_plugin(tmp_path, monkeypatch, entry_points: str, module: str | None = None):
+    """A real installed distribution: a dist-info folder with entry_points.txt on sys.path."""
+    dist_info = tmp_path / "mimicbench_demo_plugin-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: mimicbench-demo-plugin\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+    if module is not None:
+        (tmp_path / "mimicbench_demo_plugin.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mimicbench_demo_plugin", raising=False)
+    importlib.invalidate_caches()
+
+
+def test_entry_point_plugin_is_discovered_and_runs(tmp_path, monkeypatch, base_env):
+    install_plugin(
+        tmp_path,
+        monkeypatch,
+        """
+        [mimicbench.methods]
+        hold_still = mimicbench_demo_plugin:METHOD
+        broken_plugin = mimicbench_no_such_module:METHOD
+        """,
+        PLUGIN_MODULE,
+    )
+    monkeypatch.setattr(registry, "_registry", dict(registry._registry))  # forget the plugin afterwards
+    assert {"hold_still", "broken_plugin", "diffmimic", "ppo"} <= set(methods.list_methods())
+
+    method = methods.get_method("hold_still")
+    assert method.name == "hold_still" and methods.get_method("hold_still") is method
+    env, config = build(method, base_env)
+    methods.check_compatible(method, env, config)
+    state = method.init(jax.random.PRNGKey(0), env, config)
+    update = method.jit_update(env, config)
+    for i in range(2):
+        state, metrics = update(state, jax.random.PRNGKey(i))
+        assert int(metrics["samples"]) == 6 and float(metrics["loss"]) > 0
+    assert int(state.updates) == 2
+    assert method.policy(state)(env.reset(jax.random.PRNGKey(0)).obs, None).shape == (env.action_size,)
+
+    # A plugin that fails to import breaks only itself, with its name in the message.
+    with pytest.raises(ImportError, match="broken_plugin"):
+        methods.get_method("broken_plugin")
+    assert methods.get_method("diffmimic") is DIFFMIMIC
+
+
+def test_entry_point_must_hold_a_method(tmp_path, monkeypatch):
+    install_plugin(
+        tmp_path,
+        monkeypatch,
+        """
+        [mimicbench.methods]
+        not_a_method = mimicbench_demo_plugin:HoldConfig
+        """,
+        PLUGIN_MODULE,
+    )
+    with pytest.raises(TypeError, match="not a methods.Method"):
+        methods.get_method("not_a_method")
