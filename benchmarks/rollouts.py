@@ -21,7 +21,9 @@ from envs.model import body_states
 
 def record_rollout(env: envs.MimicEnv, act: Callable, frames: int, key: jax.Array) -> dict[str, np.ndarray]:
     """Runs ``frames`` control steps from ``env.reset(key)`` under one jit and returns the rollout arrays
-    (``frames + 1`` frames: the reset state first); see :mod:`benchmarks.rollout_file` for the fields."""
+    (``frames + 1`` frames: the reset state first; fewer if the simulation blew up, see
+    :func:`finite_frames`); see
+    :mod:`benchmarks.rollout_file` for the fields."""
     if frames < 1:
         raise ValueError(f"frames must be positive, got {frames}")
 
@@ -48,17 +50,30 @@ def record_rollout(env: envs.MimicEnv, act: Callable, frames: int, key: jax.Arra
         return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), snapshot(state), steps)
 
     recorded = jax.device_get(jax.jit(episode)(key))
+    kept = finite_frames(recorded)
     return {
-        "sim_pos": np.asarray(recorded["sim_pos"], np.float32),
-        "sim_rot": np.asarray(recorded["sim_rot"], np.float16),
-        "ref_pos": np.asarray(recorded["ref_pos"], np.float32),
-        "ref_rot": np.asarray(recorded["ref_rot"], np.float16),
-        "pose_error": np.asarray(recorded["pose_error"], np.float32),
-        "fall": np.asarray(recorded["fall"]) > 0.5,
+        "sim_pos": np.asarray(recorded["sim_pos"][:kept], np.float32),
+        "sim_rot": np.asarray(recorded["sim_rot"][:kept], np.float16),
+        "ref_pos": np.asarray(recorded["ref_pos"][:kept], np.float32),
+        "ref_rot": np.asarray(recorded["ref_rot"][:kept], np.float16),
+        "pose_error": np.asarray(recorded["pose_error"][:kept], np.float32),
+        "fall": np.asarray(recorded["fall"][:kept]) > 0.5,
         "body_names": np.asarray(env.model.body_names),
         "body_parent": np.asarray(env.model.body_parent, np.int16),
         "dt": np.float64(env.reference.dt),
     }
 
 
-__all__ = ["ROLLOUT_FILE", "RolloutError", "load_rollout", "record_rollout", "save_rollout"]
+def finite_frames(recorded: dict) -> int:
+    """How many leading frames to keep: those before the first with a non-finite (or exploded, > 10 km) simulated
+    value. A simulation that blew up has nothing left to draw, and a diverged run should still save what it did."""
+    finite = None
+    for name in ("sim_pos", "sim_rot", "pose_error"):
+        values = np.asarray(recorded[name], np.float64)
+        values = values.reshape(len(values), -1)
+        ok = (np.isfinite(values) & (np.abs(values) < 1e4)).all(axis=1)
+        finite = ok if finite is None else finite & ok
+    return len(finite) if finite.all() else max(1, int(np.argmin(finite)))
+
+
+__all__ = ["ROLLOUT_FILE", "RolloutError", "finite_frames", "load_rollout", "record_rollout", "save_rollout"]
