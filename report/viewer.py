@@ -444,6 +444,7 @@ spark.addEventListener("pointermove", (e) => { if (sparkDrag) sparkSeek(e); });
 spark.addEventListener("pointerup", () => { sparkDrag = false; });
 document.addEventListener("keydown", (e) => {
   if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
+  if (e.target.tagName === "BUTTON" && e.key === " ") return;  // the focused button's own click handles it
   if (e.key === " ") { e.preventDefault(); setPlaying(!playing); }
   else if (e.key === "ArrowRight") { setPlaying(false); seek(frame + 1); }
   else if (e.key === "ArrowLeft") { setPlaying(false); seek(frame - 1); }
