@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -185,8 +186,13 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
             next_eval = (counters["samples"] // tier.eval_every_samples + 1) * tier.eval_every_samples
         if report:
             report(Progress(counters["samples"], tier.max_samples, counters["train_seconds"], pose))
-    # The final policy's evaluation episode, body by body, for the viewer and the report's animations.
-    save_rollout(key.dir(out) / ROLLOUT_FILE, record_rollout(eval_env, method.policy(state), eval_frames, jax.random.PRNGKey(0)))
+    # The final policy's evaluation episode, body by body, for the viewer and the report's animations. It is an
+    # extra, so a failure here is reported but does not keep the run's results from being sealed.
+    try:
+        rollout = record_rollout(eval_env, method.policy(state), eval_frames, jax.random.PRNGKey(0))
+        save_rollout(key.dir(out) / ROLLOUT_FILE, rollout)
+    except Exception as err:  # noqa: BLE001
+        print(f"warning: {key.dir(out)}: could not record the evaluation rollout ({err})", file=sys.stderr)
     summary = writer.finish(status, reason=reason, iterations=counters["iteration"])
     (key.dir(out) / CHECKPOINT_FILE).unlink(missing_ok=True)
     return summary
