@@ -16,6 +16,10 @@ Differences from the released code, and why:
 - The policy is a deterministic ``tanh(MLP(obs))``; the release samples a tanh-Gaussian with a small learned scale
   (Brax APG's ``NormalTanhDistribution(var_scale=0.1)``). The brief for this benchmark asks for the deterministic
   form; the gradient is analytic either way. Hidden sizes (512, 256) and ELU activations follow the release.
+- The policy's last layer is initialised at scale 0.01 (``output_init_scale``), as Brax's current APG networks and
+  DeepMimic's actor do; the release used Brax's then-default LeCun initialisation (scale 1), whose random first
+  actions are far from any pose. Measured with ``methods.learning_check`` (synthetic clip, 16 envs x 32 steps,
+  200 updates): evaluation pose error 0.38 -> 0.32 with scale 1 (still falling) and 0.38 -> 0.020 with 0.01.
 - The first update normalises nothing (identity until statistics exist), exactly as the release's fresh
   ``running_statistics`` state; our normaliser also floors the standard deviation and clips at 10.
 
@@ -58,6 +62,8 @@ class DiffMimicConfig:
     """Policy MLP hidden layers."""
     activation: Activation = "elu"
     """Policy hidden activation (Brax APG's default, which the release used)."""
+    output_init_scale: float = 0.01
+    """Scale of the policy's last-layer initial weights: first actions near the middle of the joint ranges."""
     normalize_observations: bool = True
     """Running mean/std observation normalisation."""
     replay: Literal["none", "threshold", "random"] = "threshold"
@@ -100,7 +106,7 @@ def make_optimizer(config: DiffMimicConfig) -> optax.GradientTransformation:
 def init(key: jax.Array, env, config: DiffMimicConfig) -> DiffMimicState:
     if config.num_envs < 1 or config.rollout_length < 1 or config.truncation_length < 0:
         raise ValueError("num_envs and rollout_length must be positive and truncation_length >= 0")
-    network = MLP(tuple(config.hidden_sizes), env.action_size, config.activation)
+    network = MLP(tuple(config.hidden_sizes), env.action_size, config.activation, config.output_init_scale)
     params = network.init(key, jnp.zeros((env.observation_size,)))
     return DiffMimicState(
         params=params,

@@ -1,8 +1,8 @@
 """Does a method learn? Train briefly on a clip and compare the deterministic policy before and after.
 
-    python -m methods.learning_check --method diffmimic
-    python -m methods.learning_check --method ppo --seconds 300
-    python -m methods.learning_check --method diffmimic --override num_envs=32 --override rollout_length=32
+    python -m methods.learning_check --method diffmimic            # 150 updates of 16 envs x 32 steps
+    python -m methods.learning_check --method ppo                  # 240 s of training, 32 envs x 32 steps
+    python -m methods.learning_check --method diffmimic --override num_envs=32 --override rollout_length=60
 
 A correctness probe, not the benchmark (that is the harness's job): a small CPU budget on the embedded synthetic
 clip, which is trackable by construction. Evaluation follows DESIGN.md's pose error: frame 0, deterministic policy,
@@ -23,13 +23,16 @@ import tyro
 import envs
 from methods.registry import check_compatible, get_method
 
-# Small enough for two CPU cores; anything here can be overridden with --override.
-SMALL_BUDGET = {
-    "diffmimic": {"num_envs": 16, "rollout_length": 16, "num_iterations": 100},
-    "diffmimic_noreplay": {"num_envs": 16, "rollout_length": 16, "num_iterations": 100},
-    "diffmimic_random": {"num_envs": 16, "rollout_length": 16, "num_iterations": 100},
+# Small enough for two CPU cores (a few minutes each); configs can be overridden with --override.
+_DIFFMIMIC = {"num_envs": 16, "rollout_length": 32, "num_iterations": 150}
+SMALL_CONFIG = {
+    "diffmimic": _DIFFMIMIC,
+    "diffmimic_noreplay": _DIFFMIMIC,
+    "diffmimic_random": _DIFFMIMIC,
     "ppo": {"num_envs": 32, "unroll_length": 32, "minibatch_size": 256},
 }
+# (updates, train seconds) when not given: DiffMimic by updates, PPO by a time budget.
+SMALL_BUDGET = {"diffmimic": (150, 0.0), "ppo": (100_000, 240.0)}
 
 
 @dataclasses.dataclass
@@ -42,10 +45,10 @@ class Args:
     """DeepMimic data folder for the shipped clips."""
     backend: str = "spring"
     """Brax physics pipeline."""
-    iterations: int = 100
-    """Updates at most."""
-    seconds: float = 0.0
-    """Stop once training (excluding compile) has taken this long; 0: no time limit."""
+    iterations: int | None = None
+    """Updates at most (default: 150 for diffmimic, unbounded for ppo)."""
+    seconds: float | None = None
+    """Stop once training (excluding compile) has taken this long; 0: no limit (default: 240 for ppo)."""
     eval_steps: int = 60
     """Control steps of the evaluation episode from frame 0."""
     seed: int = 0
@@ -53,10 +56,12 @@ class Args:
     """Config override ``field=value`` (a Python literal) on top of the small-budget preset; repeat for more."""
     log_every: int = 10
     """Print training metrics every this many updates."""
+    eval_every: int = 0
+    """Also evaluate every this many updates (0: only before and after); evaluation time is not training time."""
 
 
 def _overrides(args: Args) -> dict:
-    overrides = dict(SMALL_BUDGET.get(args.method, {}))
+    overrides = dict(SMALL_CONFIG.get(args.method, {}))
     for item in args.override:
         name, _, text = item.partition("=")
         try:
@@ -85,6 +90,9 @@ def make_evaluator(method, env, steps: int):
 
 def main(args: Args) -> dict:
     method = get_method(args.method)
+    iterations, seconds = SMALL_BUDGET.get(args.method.split("_")[0], (150, 0.0))
+    iterations = args.iterations if args.iterations is not None else iterations
+    seconds = args.seconds if args.seconds is not None else seconds
     config = method.config_cls(**_overrides(args))
     base = envs.MimicConfig(backend=args.backend, episode_length=args.eval_steps)
     train_config = method.env_config(config, base)
@@ -107,7 +115,7 @@ def main(args: Args) -> dict:
     update = method.jit_update(env, config)
 
     samples, train_seconds, compile_seconds = 0, 0.0, 0.0
-    for iteration in range(args.iterations):
+    for iteration in range(iterations):
         key, update_key = jax.random.split(key)
         start = time.perf_counter()
         state, metrics = update(state, update_key)
@@ -120,10 +128,14 @@ def main(args: Args) -> dict:
         samples += int(metrics["samples"])
         if metrics["grad_finite"] < 1:
             print(f"iteration {iteration}: non-finite gradient, update skipped")
-        if iteration % args.log_every == 0 or iteration == args.iterations - 1:
-            shown = {name: round(float(value), 4) for name, value in sorted(metrics.items()) if name != "samples"}
+        if iteration % args.log_every == 0 or iteration == iterations - 1:
+            shown = {name: float(f"{float(value):.4g}") for name, value in sorted(metrics.items()) if name != "samples"}
             print(f"it {iteration:4d} samples {samples:8d} train_s {train_seconds:7.1f} {shown}", flush=True)
-        if args.seconds and train_seconds >= args.seconds:
+        if args.eval_every and (iteration + 1) % args.eval_every == 0:
+            pose_error, total_reward, fell = (float(x) for x in evaluate(state))
+            print(f"eval after {iteration + 1} updates, {samples} samples: pose error {pose_error:.4f} "
+                  f"return {total_reward:.2f} fell {fell:.0f}", flush=True)
+        if seconds and train_seconds >= seconds:
             break
     after = [float(x) for x in evaluate(state)]
     result = {
