@@ -120,6 +120,7 @@ def test_target_observation_appends_next_reference_frame():
     assert env.observation_size == 2 * 15 * 15 + 2
 
 
+@pytest.mark.slow  # compiling this gradient takes 50-100 s on 2 cores; test_methods covers short-horizon gradients
 def test_gradient_through_32_steps_is_finite():
     """DiffMimic's setting on the default backend: 32-step rollouts with threshold replay, a batch of 2."""
     env = envs.make_env("synthetic", envs.MimicConfig(episode_length=32, replay="threshold"))
