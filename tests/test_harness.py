@@ -19,8 +19,12 @@ from run_benchmark import main as cli
 
 @dataclasses.dataclass(frozen=True)
 class ConstantConfig:
+    """A forward-only test method: a constant action that shrinks each update."""
+
     num_envs: int = 2
+    """Environments per update."""
     rollout_length: int = 4
+    """Steps per environment per update."""
     diverge_at: int = 0
     """Report a non-finite gradient from this update on (0 = never)."""
 
