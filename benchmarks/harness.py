@@ -31,6 +31,9 @@ from benchmarks.tiers import Tier
 from methods import check_compatible, get_method
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
+# Read once, when the harness is imported: the code a process runs is the code it imported, even if the checkout
+# moves on while a long suite is running.
+PROVENANCE = store.collect_provenance()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +104,7 @@ def _manifest(spec: RunSpec, method, config, env) -> dict:
         "backend": spec.backend,
         "device": str(jax.devices()[0]),
         "device_count": jax.device_count(),
-        **store.collect_provenance(),
+        **PROVENANCE,
     }
 
 
