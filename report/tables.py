@@ -205,7 +205,9 @@ def ratio_stats(per_run: pd.DataFrame, threshold: float = QUALITY_BAR, baseline:
             reached = {m: int(group.loc[group["method"] == m, column].notna().sum()) for m in (baseline, treatment)}
             row[f"{x}_{baseline}"], row[f"{x}_{treatment}"] = means[baseline], means[treatment]
             row[f"{x}_reached"] = ", ".join(f"{m} {reached[m]}/{(group['method'] == m).sum()}" for m in (baseline, treatment))
-            row[f"{x}_ratio"] = means[baseline] / means[treatment] if all(reached.values()) else math.nan
+            # A run already below the bar at its first evaluation took 0 samples: no ratio is defined then.
+            defined = all(reached.values()) and means[treatment] > 0
+            row[f"{x}_ratio"] = means[baseline] / means[treatment] if defined else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
