@@ -45,6 +45,9 @@ class BenchmarkArgs:
     """Keep finished runs and continue interrupted ones; --no-resume redoes every run."""
     report: bool = True
     """Build OUT/report after the runs."""
+    record_every: int = 0
+    """Besides the final policy's episode (always saved), save the evaluation episode at every Nth evaluation to
+    RUN/rollouts/samples_<k>.npz for `view` (each costs one extra compile of a few seconds)."""
 
 
 def _list() -> int:
@@ -98,7 +101,7 @@ def _plan(args: BenchmarkArgs):
         resolve_clip_path(spec.clip, args.data_dir)  # a missing file or unknown clip fails here, not mid-suite
     seeds = seeds_from(args.seeds)
     return [
-        RunSpec(args.suite, spec, method, seed, tier, args.backend, args.data_dir)
+        RunSpec(args.suite, spec, method, seed, tier, args.backend, args.data_dir, args.record_every)
         for spec in clips
         for method in methods
         for seed in seeds

@@ -31,6 +31,7 @@ from benchmarks.tiers import Tier
 from methods import check_compatible, get_method
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
+INTERMEDIATE_ROLLOUTS = "rollouts"  # run_dir/rollouts/samples_<k>.npz, with --record-every
 # Read once, when the harness is imported: the code a process runs is the code it imported, even if the checkout
 # moves on while a long suite is running.
 PROVENANCE = store.collect_provenance()
@@ -45,6 +46,8 @@ class RunSpec:
     tier: Tier
     backend: str = "spring"
     data_dir: str | None = None
+    record_every: int = 0
+    """Also save the evaluation episode at every Nth evaluation (0: only the final policy's)."""
 
     @property
     def key(self) -> store.RunKey:
@@ -157,6 +160,10 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
             )
         writer.append(row)
         _write_checkpoint(key.dir(out), state, counters)
+        if spec.record_every and len(writer._lines) % spec.record_every == 0:
+            # Recording compiles the episode with this policy's parameters (seconds on CPU), outside every clock.
+            rollout = record_rollout(eval_env, method.policy(state), eval_frames, jax.random.PRNGKey(0))
+            save_rollout(key.dir(out) / INTERMEDIATE_ROLLOUTS / f"samples_{counters['samples']}.npz", rollout)
         return row["pose_error"]
 
     if counters["samples"] == 0 and checkpoint is None:

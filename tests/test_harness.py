@@ -11,6 +11,7 @@ from flax import struct
 import methods
 from benchmarks import harness
 from benchmarks import results_store as store
+from benchmarks.rollout_file import load_rollout
 from benchmarks.suites import ClipSpec
 from benchmarks.tiers import Tier
 from report.build import build_report
@@ -90,6 +91,15 @@ def test_run_records_curve_and_summary(tmp_path):
     assert (run.dir / "rollout.npz").exists()
     paths = build_report(tmp_path)
     assert "synthetic" in paths.markdown.read_text()
+
+
+def test_rollouts_at_chosen_evaluations(tmp_path):
+    recorded = dataclasses.replace(spec(), record_every=2)
+    harness.run(recorded, tmp_path)
+    saved = sorted(p.name for p in (recorded.key.dir(tmp_path) / harness.INTERMEDIATE_ROLLOUTS).iterdir())
+    assert saved == ["samples_24.npz", "samples_8.npz"]  # the 2nd and 4th of evaluations at 0, 8, 16, 24
+    rollout = load_rollout(recorded.key.dir(tmp_path) / harness.INTERMEDIATE_ROLLOUTS / "samples_8.npz")
+    assert rollout["sim_pos"].shape == (TIER.eval_frames + 1, 15, 3)
 
 
 def test_interrupted_run_resumes_and_finished_runs_are_untouched(tmp_path):
