@@ -160,7 +160,7 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
             )
         writer.append(row)
         _write_checkpoint(key.dir(out), state, counters)
-        if spec.record_every and len(writer._lines) % spec.record_every == 0:
+        if spec.record_every and writer.n_evals % spec.record_every == 0:
             # Recording compiles the episode with this policy's parameters (seconds on CPU), outside every clock.
             rollout = record_rollout(eval_env, method.policy(state), eval_frames, jax.random.PRNGKey(0))
             save_rollout(key.dir(out) / INTERMEDIATE_ROLLOUTS / f"samples_{counters['samples']}.npz", rollout)

@@ -266,6 +266,11 @@ class RunWriter:
         writer._write_curve()
         return writer
 
+    @property
+    def n_evals(self) -> int:
+        """Curve rows written so far."""
+        return len(self._lines)
+
     def append(self, row: Mapping[str, Any]) -> None:
         """Add one evaluation row (see CURVE_COLUMNS) and rewrite curve.csv atomically."""
         if self._finished:

@@ -257,6 +257,11 @@ def _fit_brax_velocities(model: CharacterModel, q: jax.Array, link_xd: base.Moti
     return _fit_brax_velocities_jit(model.sys, q, link_xd)
 
 
+def cycle_frames(clip: MotionClip, dt: float = CONTROL_DT) -> int:
+    """Control steps in one cycle of ``clip`` (at least one)."""
+    return max(1, int(round(clip.duration / dt)))
+
+
 def build_reference(
     clip: MotionClip, model: CharacterModel, num_frames: int | None = None, dt: float = CONTROL_DT
 ) -> ReferenceMotion:
@@ -266,9 +271,9 @@ def build_reference(
     differences of those world frames instead: Brax's ``qd -> xd`` map is inexact for stacked hinges (its own TODO;
     measured here up to ~9 rad/s off on cartwheel), and differences of world frames do not see Euler branch changes.
     """
-    cycle_frames = max(1, int(round(clip.duration / dt)))
+    cycle = cycle_frames(clip, dt)
     if num_frames is None:
-        num_frames = cycle_frames + 1
+        num_frames = cycle + 1
     if num_frames < 1:
         raise MotionError(f"{clip.source}: num_frames must be positive, got {num_frames}")
     times = np.arange(-1, num_frames + 1) * dt
@@ -285,7 +290,7 @@ def build_reference(
         name=clip.name,
         dt=dt,
         loop=clip.loop,
-        cycle_frames=cycle_frames,
+        cycle_frames=cycle,
         q=q_all[1:-1],
         qd=jnp.asarray(qd, jnp.float32),
         qd_brax=qd_brax,

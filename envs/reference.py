@@ -7,7 +7,7 @@ from pathlib import Path
 from envs import data
 from envs.mimic_env import MimicConfig, MimicEnv
 from envs.model import load_character_model
-from envs.motion import CONTROL_DT, ReferenceMotion, build_reference, load_motion_file
+from envs.motion import CONTROL_DT, ReferenceMotion, build_reference, cycle_frames, load_motion_file
 
 SYNTHETIC_CLIP = "synthetic"
 SYNTHETIC_PATH = Path(__file__).parent / "assets" / "synthetic_humanoid3d.txt"
@@ -41,6 +41,5 @@ def make_env(
     config.validate()
     model = load_character_model(character)
     motion = load_motion_file(resolve_clip_path(clip, data_dir), model)
-    cycle_frames = max(1, int(round(motion.duration / CONTROL_DT)))
-    reference = build_reference(motion, model, num_frames=cycle_frames + config.episode_length + 2)
+    reference = build_reference(motion, model, num_frames=cycle_frames(motion) + config.episode_length + 2)
     return MimicEnv(model, reference, config)

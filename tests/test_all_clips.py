@@ -18,7 +18,10 @@ def test_clip_runs_on_backend(data_dir, clip, backend):
     @jax.jit
     def rollout(key):
         state = env.reset(key)
-        step = lambda s, _: (env.step(s, jnp.zeros(env.action_size)), env.step(s, jnp.zeros(env.action_size)).metrics)  # noqa: E731
+        def step(state, _):
+            state = env.step(state, jnp.zeros(env.action_size))
+            return state, state.metrics
+
         return jax.lax.scan(step, state, None, 4)[1]
 
     metrics = rollout(jax.random.PRNGKey(0))

@@ -61,7 +61,11 @@ def test_zero_action_drifts_from_reference(env, rollout):
     @jax.jit
     def run(key):
         state = env.reset(key)
-        return jax.lax.scan(lambda s, _: (env.step(s, jnp.zeros(28)), env.step(s, jnp.zeros(28)).metrics), state, None, EPISODE)[1]
+        def step(state, _):
+            state = env.step(state, jnp.zeros(28))
+            return state, state.metrics
+
+        return jax.lax.scan(step, state, None, EPISODE)[1]
 
     drifting = run(jax.random.PRNGKey(0))
     assert float(drifting["pose_error"][-1]) > 2 * float(rollout[0]["pose_error"][-1])
@@ -128,7 +132,10 @@ def test_gradient_through_32_steps_is_finite():
     def loss(bias, keys):
         def episode(key):
             state = env.reset(key)
-            step = lambda s, _: (env.step(s, jnp.tanh(bias)), env.step(s, jnp.tanh(bias)).metrics["loss"])  # noqa: E731
+            def step(state, _):
+                state = env.step(state, jnp.tanh(bias))
+                return state, state.metrics["loss"]
+
             return jax.lax.scan(step, state, None, 32)[1].mean()
 
         return jax.vmap(episode)(keys).mean()
