@@ -138,13 +138,16 @@ def _run(args: BenchmarkArgs) -> int:
                 bars.append(tqdm(total=spec.tier.max_samples, desc=label, unit="samples", unit_scale=True, leave=False))
             bar = bars[0]
             bar.update(progress.samples - bar.n)
-            bar.set_postfix(pose_error=f"{progress.pose_error:.3f} m", train=f"{progress.train_seconds:.0f}s")
+            if progress.pose_error_cycle is not None:
+                bar.set_postfix(pose_20s=f"{progress.pose_error_20s:.3f} m", cycle=f"{progress.pose_error_cycle:.3f} m",
+                                train=f"{progress.train_seconds:.0f}s")
 
         summary = harness.run(spec, args.out, resume=args.resume, report=report)
         for bar in bars:
             bar.close()
         print(
-            f"{label}: {summary['status']}, pose error {summary['final_pose_error']:.3f} m after "
+            f"{label}: {summary['status']}, pose error {summary['final_pose_error_20s']:.3f} m (20 s), "
+            f"{summary['final_pose_error_cycle']:.3f} m (cycle) after "
             f"{summary['total_samples']:,} samples, train {summary['train_seconds']:.1f}s, "
             f"compile {summary['compile_seconds']:.1f}s, eval {summary['eval_seconds']:.1f}s"
         )

@@ -1,8 +1,25 @@
-"""The one evaluator every method is judged by (DESIGN.md's pose error).
+"""The one evaluator every method is judged by (DESIGN.md's pose error), at two horizons.
 
-An evaluation episode starts at frame 0 of the clip, runs the method's deterministic policy for ``eval_frames``
-control steps with no Demonstration Replay and no early termination, and reports the pose error averaged over the
-episode and whether the character fell. Evaluation steps are not training samples.
+An evaluation is ONE compiled, deterministic episode: it starts at frame 0 of the clip and runs the method's
+policy (``policy(state)(obs, key)``, the mean action for the built-in methods, one fixed key) with no Demonstration
+Replay and no early termination, for ``Horizons.episode_frames`` control steps. Two horizons are read from that
+same episode:
+
+- ``cycle``: the first ``cycle_frames`` steps (one clip cycle; "learned" in the DiffMimic paper's headline);
+- ``20s``: the first ``long_frames`` steps, the cyclic clip extended cycle after cycle (600 steps = 20 s at 30 Hz
+  in the quick and paper tiers, DiffMimic's ``*_20s`` configs; "cycled" in the headline). A clip that does not
+  loop (``"Loop": "none"``) has nothing to extend: its reference holds the last pose, so its 20 s horizon is
+  not measured (NaN), and the episode is one cycle long.
+
+Per horizon: the mean pose error, the env's contact-based fall (1 if the character fell at any step of the horizon,
+so a fraction of the one episode) and DiffMimic's height-based fall (the fraction of steps with the pelvis height
+outside [0.2, 1.7] m, as DiffMimic's ``eval/episode_fall``); over the whole episode, the time of the first
+contact fall in seconds (NaN when none). Evaluation steps are not training samples.
+
+DiffMimic's release (``agent_diffmimic.train``, ``deterministic_eval=False``) evaluates its *stochastic* policy on
+32 environments and averages. Ours is one deterministic episode: a noise-free measuring rod (the same policy
+always gets the same number, so a curve moves only when the policy does) at 1/32 of the cost; a stochastic,
+multi-episode option can be added behind a switch later.
 """
 
 from __future__ import annotations
@@ -15,28 +32,124 @@ import jax.numpy as jnp
 
 import envs
 
+TWENTY_SECONDS = 600  # control steps at 30 Hz; DiffMimic's *_20s configs: ep_len_eval 600 (599 steps evaluated)
+DIFFMIMIC_FALL_HEIGHT = (0.2, 1.7)  # metres: DiffMimic's eval fall flag, pelvis height outside this range
+HORIZONS = ("cycle", "20s")
+# What one evaluation returns, in the results store's curve-column names.
+EVALUATION_METRICS = (
+    "pose_error_cycle",
+    "pose_error_20s",
+    "fall_rate_cycle",
+    "fall_rate_20s",
+    "height_fall_cycle",
+    "height_fall_20s",
+    "first_fall_seconds",
+)
 
-def evaluation_env(clip: str, train_env: envs.MimicEnv, eval_frames: int, data_dir=None) -> envs.MimicEnv:
+
+class EvaluationError(ValueError):
+    """An evaluation set up in a way that would flatter or distort the headline number."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Horizons:
+    """Control steps of the two evaluation horizons, both counted from frame 0 of the same episode."""
+
+    cycle_frames: int
+    long_frames: int | None
+    """None: not measured (a clip that does not loop)."""
+
+    def __post_init__(self) -> None:
+        if self.cycle_frames < 1 or (self.long_frames is not None and self.long_frames < 1):
+            raise EvaluationError(f"evaluation horizons must be positive, got {self}")
+
+    @property
+    def episode_frames(self) -> int:
+        return max(self.cycle_frames, self.long_frames or 0)
+
+
+def evaluation_horizons(reference, cycle_frames: int | None, long_frames: int) -> Horizons:
+    """The horizons for a clip: ``cycle_frames`` (None: one cycle of the clip) and ``long_frames`` if it loops."""
+    return Horizons(
+        cycle_frames=cycle_frames or reference.cycle_frames,
+        long_frames=long_frames if reference.loop else None,
+    )
+
+
+def evaluation_env(clip: str, train_env: envs.MimicEnv, horizons: Horizons, data_dir=None) -> envs.MimicEnv:
+    """The training env's character, physics and reference, set up for evaluation: frame 0, no replay, no early
+    termination, long enough for both horizons."""
     config = dataclasses.replace(
-        train_env.config, random_start=False, replay="none", early_termination=False, episode_length=eval_frames
+        train_env.config,
+        random_start=False,
+        replay="none",
+        early_termination=False,
+        episode_length=horizons.episode_frames,
     )
     return envs.make_env(clip, config, character=train_env.model.mjcf_path.stem, data_dir=data_dir)
 
 
-def make_evaluate(env: envs.MimicEnv, policy_of: Callable, eval_frames: int):
-    """``evaluate(method_state, key) -> {pose_error, fall_rate, return}``, pure and jit-able."""
+def check_evaluation_config(config: envs.MimicConfig, horizons: Horizons) -> None:
+    """Refuses an env that would not measure the headline: replay would snap the character back to the
+    reference, a random start or early termination would change what the episode covers."""
+    problems = []
+    if config.replay != "none":
+        problems.append(f"replay={config.replay!r} (must be 'none': replay would reset the character onto the reference)")
+    if config.random_start:
+        problems.append("random_start=True (evaluation starts at frame 0)")
+    if config.early_termination:
+        problems.append("early_termination=True (evaluation runs the whole horizon)")
+    if config.episode_length < horizons.episode_frames:
+        problems.append(f"episode_length={config.episode_length} < {horizons.episode_frames} evaluation steps")
+    if problems:
+        raise EvaluationError("not an evaluation env: " + "; ".join(problems))
+
+
+def pelvis_out_of_range(height: jax.Array) -> jax.Array:
+    """DiffMimic's fall flag per step: the root (pelvis) below 0.2 m or above 1.7 m."""
+    low, high = DIFFMIMIC_FALL_HEIGHT
+    return ((height < low) | (height > high)).astype(jnp.float32)
+
+
+def summarise_episode(pose_error, contact_fall, pelvis_height, horizons: Horizons, dt: float) -> dict[str, jax.Array]:
+    """Per-step traces of one evaluation episode (step k at index k-1, time k * dt) -> EVALUATION_METRICS.
+
+    Pure (jnp on arrays of length ``horizons.episode_frames``), so it is tested on hand-made traces.
+    """
+    pose_error = jnp.asarray(pose_error, jnp.float32)
+    contact_fall = jnp.asarray(contact_fall, jnp.float32)
+    height_fall = pelvis_out_of_range(jnp.asarray(pelvis_height, jnp.float32))
+    if pose_error.shape[0] < horizons.episode_frames:
+        raise EvaluationError(f"{pose_error.shape[0]} steps recorded for horizons of {horizons.episode_frames}")
+    result = {}
+    for name, frames in (("cycle", horizons.cycle_frames), ("20s", horizons.long_frames)):
+        if frames is None:
+            nan = jnp.full((), jnp.nan, jnp.float32)
+            result.update({f"pose_error_{name}": nan, f"fall_rate_{name}": nan, f"height_fall_{name}": nan})
+            continue
+        result[f"pose_error_{name}"] = pose_error[:frames].mean()
+        result[f"fall_rate_{name}"] = contact_fall[:frames].max()
+        result[f"height_fall_{name}"] = height_fall[:frames].mean()
+    fell = contact_fall[: horizons.episode_frames] > 0.5
+    result["first_fall_seconds"] = jnp.where(fell.any(), (jnp.argmax(fell) + 1) * dt, jnp.nan).astype(jnp.float32)
+    return result
+
+
+def make_evaluate(env: envs.MimicEnv, policy_of: Callable, horizons: Horizons):
+    """``evaluate(method_state, key) -> EVALUATION_METRICS``, pure and jit-able; refuses a non-evaluation env."""
+    check_evaluation_config(env.config, horizons)
+    dt = float(env.reference.dt)
+    root_link = int(env.model.body_link[0])
 
     def evaluate(method_state, key):
         act = policy_of(method_state)
-        state = env.reset(key)
 
-        def step(carry, _):
-            state, fallen = carry
+        def step(state, _):
             state = env.step(state, act(state.obs, key))
-            fallen = jnp.maximum(fallen, state.metrics["fall"])
-            return (state, fallen), (state.metrics["pose_error"], state.reward)
+            pelvis_height = state.pipeline_state.x.pos[root_link, 2]  # the root body is the pelvis
+            return state, (state.metrics["pose_error"], state.metrics["fall"], pelvis_height)
 
-        (_, fallen), (pose_error, reward) = jax.lax.scan(step, (state, jnp.zeros(())), None, eval_frames)
-        return {"pose_error": pose_error.mean(), "fall_rate": fallen, "return": reward.sum()}
+        _, traces = jax.lax.scan(step, env.reset(key), None, horizons.episode_frames)
+        return summarise_episode(*traces, horizons, dt)
 
     return evaluate

@@ -24,7 +24,7 @@ from flax import serialization
 
 import envs
 from benchmarks import results_store as store
-from benchmarks.evaluator import evaluation_env, make_evaluate
+from benchmarks.evaluator import EVALUATION_METRICS, evaluation_env, evaluation_horizons, make_evaluate
 from benchmarks.rollouts import ROLLOUT_FILE, record_rollout, save_rollout
 from benchmarks.suites import ClipSpec
 from benchmarks.tiers import Tier
@@ -61,7 +61,10 @@ class Progress:
     samples: int
     max_samples: int
     train_seconds: float
-    pose_error: float | None
+    pose_error_cycle: float | None
+    """Pose error (m) at the latest evaluation over one clip cycle; None before the first of this process."""
+    pose_error_20s: float | None
+    """...and over the long horizon (NaN where the clip does not loop)."""
 
 
 def build(spec: RunSpec):
@@ -95,11 +98,13 @@ def _read_checkpoint(run_dir: Path, template: Any) -> tuple[Any, dict] | None:
         return None
 
 
-def _manifest(spec: RunSpec, method, config, env) -> dict:
+def _manifest(spec: RunSpec, method, config, env, eval_env, horizons) -> dict:
     return {
         "config": {
             "method": dataclasses.asdict(config),
             "env": dataclasses.asdict(env.config),
+            "evaluation": {**dataclasses.asdict(horizons), "env": dataclasses.asdict(eval_env.config),
+                           "policy": "deterministic", "episodes": 1},
             "tier": dataclasses.asdict(spec.tier),
             "clip_file": str(spec.clip.clip),
         },
@@ -122,8 +127,8 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
         return store.load_run(key.dir(out)).summary
 
     method, config, env = build(spec)
-    eval_frames = spec.tier.eval_frames or env.reference.cycle_frames
-    eval_env = evaluation_env(spec.clip.clip, env, eval_frames, data_dir=spec.data_dir)
+    horizons = evaluation_horizons(env.reference, spec.tier.eval_frames, spec.tier.long_eval_frames)
+    eval_env = evaluation_env(spec.clip.clip, env, horizons, data_dir=spec.data_dir)
     rng = jax.random.PRNGKey(spec.seed)
     rng, init_key = jax.random.split(rng)
     state = method.init(init_key, env, config)
@@ -135,22 +140,21 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
         writer = store.RunWriter.resume(out, key, up_to_samples=int(counters["samples"]))
     else:
         store.clear_run(out, key)
-        writer = store.RunWriter(out, key, _manifest(spec, method, config, env))
+        writer = store.RunWriter(out, key, _manifest(spec, method, config, env, eval_env, horizons))
     rng = jax.random.fold_in(rng, int(counters["iteration"]))
 
     start = time.perf_counter()
     update = jax.jit(lambda s, k: method.update(s, k, env=env, config=config)).lower(state, rng).compile()
-    evaluate = jax.jit(make_evaluate(eval_env, method.policy, eval_frames)).lower(state, rng).compile()
+    evaluate = jax.jit(make_evaluate(eval_env, method.policy, horizons)).lower(state, rng).compile()
     counters["compile_seconds"] += time.perf_counter() - start
 
-    def evaluate_and_record(last_metrics: dict | None) -> float:
+    def evaluate_and_record(last_metrics: dict | None) -> tuple[float, float]:
         start = time.perf_counter()
         result = jax.device_get(evaluate(state, jax.random.PRNGKey(0)))
         counters["eval_seconds"] += time.perf_counter() - start
         row = {
             **{name: counters[name] for name in ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds")},
-            "pose_error": float(result["pose_error"]),
-            "fall_rate": float(result["fall_rate"]),
+            **{name: float(result[name]) for name in EVALUATION_METRICS},
         }
         if last_metrics is not None:
             row.update(
@@ -162,14 +166,14 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
         _write_checkpoint(key.dir(out), state, counters)
         if spec.record_every and writer.n_evals % spec.record_every == 0:
             # Recording compiles the episode with this policy's parameters (seconds on CPU), outside every clock.
-            rollout = record_rollout(eval_env, method.policy(state), eval_frames, jax.random.PRNGKey(0))
+            rollout = record_rollout(eval_env, method.policy(state), horizons.episode_frames, jax.random.PRNGKey(0))
             save_rollout(key.dir(out) / INTERMEDIATE_ROLLOUTS / f"samples_{counters['samples']}.npz", rollout)
-        return row["pose_error"]
+        return row["pose_error_cycle"], row["pose_error_20s"]
 
     if counters["samples"] == 0 and checkpoint is None:
         pose = evaluate_and_record(None)
     else:
-        pose = float("nan")
+        pose = (None, None)
     tier = spec.tier
     next_eval = (counters["samples"] // tier.eval_every_samples + 1) * tier.eval_every_samples
     status, reason = "complete", None
@@ -195,11 +199,11 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
             pose = evaluate_and_record(metrics)
             next_eval = (counters["samples"] // tier.eval_every_samples + 1) * tier.eval_every_samples
         if report:
-            report(Progress(counters["samples"], tier.max_samples, counters["train_seconds"], pose))
+            report(Progress(counters["samples"], tier.max_samples, counters["train_seconds"], *pose))
     # The final policy's evaluation episode, body by body, for the viewer and the report's animations. It is an
     # extra, so a failure here is reported but does not keep the run's results from being sealed.
     try:
-        rollout = record_rollout(eval_env, method.policy(state), eval_frames, jax.random.PRNGKey(0))
+        rollout = record_rollout(eval_env, method.policy(state), horizons.episode_frames, jax.random.PRNGKey(0))
         save_rollout(key.dir(out) / ROLLOUT_FILE, rollout)
     except Exception as err:  # noqa: BLE001
         print(f"warning: {key.dir(out)}: could not record the evaluation rollout ({err})", file=sys.stderr)

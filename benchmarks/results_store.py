@@ -3,7 +3,7 @@
 Layout, one directory per (suite, clip, method, seed)::
 
     <out>/<suite>/<clip>/<method>/seed_<k>/
-        manifest.json   written first: config, key, tier, provenance, "schema_version": 1
+        manifest.json   written first: config, key, tier, provenance, "schema_version": 2 (1 still read)
         curve.csv       one row per evaluation, rewritten atomically after every append
         summary.json    written last, only when the run ends; its curve_sha256 seals curve.csv
 
@@ -34,7 +34,9 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Schema 1 (before the two evaluation horizons) is still read: its one pose error is the cycle horizon.
+READABLE_SCHEMA_VERSIONS = (1, 2)
 DEFAULT_OUT = Path("results")
 
 MANIFEST_FILE = "manifest.json"
@@ -45,22 +47,47 @@ FINISHED_STATUSES = ("complete", "diverged")
 INCOMPLETE = "incomplete"
 
 # Curve columns in file order. Samples and iteration are counts; the seconds are cumulative since the run
-# started; pose_error is in metres (the headline metric, see DESIGN.md); the last four may be NaN where a
-# method has no such quantity (PPO has no replay, an evaluation-only row has no loss).
+# started. Each evaluation measures two horizons of one episode from frame 0 (benchmarks/evaluator.py): `cycle`
+# (one clip cycle) and `20s` (600 control steps, the cyclic clip extended; NaN for a clip that does not loop).
+# pose_error_* are in metres (the headline metric, see DESIGN.md); fall_rate_* is the env's contact fall (1 if the
+# episode fell within the horizon); height_fall_* is DiffMimic's fall flag (fraction of steps with the pelvis
+# outside [0.2, 1.7] m); first_fall_seconds is the time of the first contact fall (NaN: none). The optional
+# columns may be NaN where a method has no such quantity (PPO has no replay, an evaluation-only row has no loss).
 INT_COLUMNS = ("samples", "iteration")
+HORIZONS = ("cycle", "20s")
 CURVE_COLUMNS = (
     "samples",
     "iteration",
     "train_seconds",
     "compile_seconds",
     "eval_seconds",
-    "pose_error",
-    "fall_rate",
+    "pose_error_cycle",
+    "pose_error_20s",
+    "fall_rate_cycle",
+    "fall_rate_20s",
+    "height_fall_cycle",
+    "height_fall_20s",
+    "first_fall_seconds",
     "loss",
     "grad_norm",
     "replay_rate",
 )
-OPTIONAL_CURVE_COLUMNS = ("fall_rate", "loss", "grad_norm", "replay_rate")
+OPTIONAL_CURVE_COLUMNS = (
+    "fall_rate_cycle",
+    "fall_rate_20s",
+    "height_fall_cycle",
+    "height_fall_20s",
+    "first_fall_seconds",
+    "loss",
+    "grad_norm",
+    "replay_rate",
+)
+# Schema 1 files: their columns, and what each became (the others are "not measured", NaN).
+LEGACY_CURVE_COLUMNS = (
+    "samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds",
+    "pose_error", "fall_rate", "loss", "grad_norm", "replay_rate",
+)
+LEGACY_RENAMES = {"pose_error": "pose_error_cycle", "fall_rate": "fall_rate_cycle", "final_pose_error": "final_pose_error_cycle"}
 MONOTONE_COLUMNS = ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds")
 
 # Provenance the writer insists on, so that every record can say where its numbers came from.
@@ -77,7 +104,8 @@ REQUIRED_MANIFEST_KEYS = (
 KEY_FIELDS = ("suite", "clip", "method", "seed")
 # Summary fields derived from the curve; the caller of finish() cannot override them.
 DERIVED_SUMMARY_KEYS = (
-    "final_pose_error",
+    "final_pose_error_cycle",
+    "final_pose_error_20s",
     "total_samples",
     "train_seconds",
     "compile_seconds",
@@ -261,6 +289,9 @@ class RunWriter:
         writer = cls.__new__(cls)
         writer.key, writer.dir, writer.manifest = key, run.dir, run.manifest
         writer._lines, writer._last, writer._finished = [], None, False
+        if run.manifest["schema_version"] != SCHEMA_VERSION:  # the curve is rewritten in today's columns
+            writer.manifest = {**run.manifest, "schema_version": SCHEMA_VERSION}
+            write_json_atomic(writer.dir / MANIFEST_FILE, writer.manifest)
         for row in run.curve[run.curve["samples"] <= up_to_samples][list(CURVE_COLUMNS)].to_dict("records"):
             writer._add(row)
         writer._write_curve()
@@ -280,7 +311,7 @@ class RunWriter:
             raise ValueError(f"unknown curve columns {sorted(unknown)}; allowed: {CURVE_COLUMNS}")
         missing = [c for c in CURVE_COLUMNS if c not in row and c not in OPTIONAL_CURVE_COLUMNS]
         if missing:
-            raise ValueError(f"curve row lacks {missing}")
+            raise ValueError(f"curve row lacks {missing} (pose_error_20s may be None: not measured)")
         self._add({c: math.nan if row.get(c) is None else row[c] for c in CURVE_COLUMNS})
         self._write_curve()
 
@@ -312,7 +343,8 @@ class RunWriter:
             **extra,
             "schema_version": SCHEMA_VERSION,
             "status": status,
-            "final_pose_error": last["pose_error"],
+            "final_pose_error_cycle": last["pose_error_cycle"],
+            "final_pose_error_20s": last["pose_error_20s"],
             "total_samples": int(last["samples"]),
             "train_seconds": last["train_seconds"] if self._last else 0.0,
             "compile_seconds": last["compile_seconds"] if self._last else 0.0,
@@ -356,18 +388,21 @@ def _read_json(path: Path) -> dict:
     return obj
 
 
-def _read_curve(path: Path) -> pd.DataFrame:
+def _read_curve(path: Path, schema_version: int = SCHEMA_VERSION) -> pd.DataFrame:
+    """The curve as numbers in CURVE_COLUMNS; a schema 1 file's columns are renamed (LEGACY_RENAMES) and the
+    horizons it did not measure are NaN."""
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         raise CorruptRunError(f"{path}: missing") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise CorruptRunError(f"{path}: not a readable CSV ({error})") from None
-    missing = [c for c in CURVE_COLUMNS if c not in raw.columns]
+    columns = LEGACY_CURVE_COLUMNS if schema_version == 1 else CURVE_COLUMNS
+    missing = [c for c in columns if c not in raw.columns]
     if missing:
-        raise CorruptRunError(f"{path}: missing columns {missing}")
+        raise CorruptRunError(f"{path}: missing columns {missing} (schema_version {schema_version})")
     curve = pd.DataFrame(index=raw.index)
-    for column in CURVE_COLUMNS:
+    for column in columns:
         text = raw[column].str.strip()
         numbers = pd.to_numeric(text, errors="coerce")
         bad = numbers.isna() & (text.str.lower() != "nan")
@@ -380,11 +415,11 @@ def _read_curve(path: Path) -> pd.DataFrame:
             numbers = numbers.astype("int64")
         else:
             numbers = numbers.astype("float64")
-        curve[column] = numbers
+        curve[LEGACY_RENAMES.get(column, column) if schema_version == 1 else column] = numbers
     for column in MONOTONE_COLUMNS:
         if (curve[column].diff() < 0).any():
             raise CorruptRunError(f"{path}: column {column!r} decreases")
-    return curve
+    return curve.reindex(columns=list(CURVE_COLUMNS))  # columns a schema 1 file lacks: NaN, not measured
 
 
 def _as_float(value: Any) -> float:
@@ -400,8 +435,9 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         raise CorruptRunError(str(error)) from None
     manifest_path = run_dir / MANIFEST_FILE
     manifest = _read_json(manifest_path)
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise CorruptRunError(f"{manifest_path}: schema_version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+    schema_version = manifest.get("schema_version")
+    if schema_version not in READABLE_SCHEMA_VERSIONS:
+        raise CorruptRunError(f"{manifest_path}: schema_version {schema_version!r}, expected one of {READABLE_SCHEMA_VERSIONS}")
     missing = [k for k in (*KEY_FIELDS, *REQUIRED_MANIFEST_KEYS) if k not in manifest]
     if missing:
         raise CorruptRunError(f"{manifest_path}: missing keys {missing}")
@@ -412,9 +448,12 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     curve_path = run_dir / CURVE_FILE
     summary_path = run_dir / SUMMARY_FILE
     if not summary_path.exists():
-        return Run(key, run_dir, manifest, _read_curve(curve_path), None)
+        return Run(key, run_dir, manifest, _read_curve(curve_path, schema_version), None)
 
     summary = _read_json(summary_path)
+    if schema_version == 1:
+        summary = {LEGACY_RENAMES.get(k, k): v for k, v in summary.items()}
+        summary.setdefault("final_pose_error_20s", None)  # not measured
     missing = [k for k in ("status", *DERIVED_SUMMARY_KEYS) if k not in summary]
     if missing:
         raise CorruptRunError(f"{summary_path}: missing keys {missing}")
@@ -428,13 +467,13 @@ def load_run(run_dir: str | os.PathLike) -> Run:
             f"{curve_path}: sha256 {digest[:12]}... does not match summary.json's {str(summary['curve_sha256'])[:12]}... "
             "(the curve was truncated or edited after the run finished)"
         )
-    curve = _read_curve(curve_path)
+    curve = _read_curve(curve_path, schema_version)
     if summary["n_evals"] != len(curve):
         raise CorruptRunError(f"{summary_path}: n_evals={summary['n_evals']} but curve.csv has {len(curve)} rows")
     last_samples = int(curve["samples"].iloc[-1]) if len(curve) else 0
     if summary["total_samples"] != last_samples:
         raise CorruptRunError(f"{summary_path}: total_samples={summary['total_samples']} but curve.csv ends at {last_samples}")
-    for name in ("final_pose_error", "train_seconds", "compile_seconds", "eval_seconds"):
+    for name in ("final_pose_error_cycle", "final_pose_error_20s", "train_seconds", "compile_seconds", "eval_seconds"):
         summary[name] = _as_float(summary[name])
     return Run(key, run_dir, manifest, curve, summary)
 

@@ -23,9 +23,12 @@ class Tier:
     max_train_seconds: float | None
     eval_every_samples: int
     eval_frames: int | None
-    """Evaluation episode length in control steps; None = one cycle of the clip."""
+    """Control steps of the cycle evaluation horizon; None = one cycle of the clip."""
     overrides: dict[str, dict[str, Any]]
     """Per method family (the method name up to its first '_', e.g. 'diffmimic' for its ablations too)."""
+    long_eval_frames: int = 600
+    """Control steps of the long evaluation horizon (the `20s` columns): 600 = 20 s at 30 Hz, DiffMimic's
+    ``*_20s`` evaluation; cyclic clips are extended, clips that do not loop get no long horizon."""
 
     def method_overrides(self, method_name: str, config_fields: set[str]) -> dict[str, Any]:
         family = self.overrides.get(method_name, self.overrides.get(method_name.split("_")[0], self.overrides["*"]))
@@ -52,6 +55,7 @@ TIERS: dict[str, Tier] = {
                 "critic_hidden_sizes": (64, 64),
             },
         },
+        long_eval_frames=32,  # CI speed: the smoke tier's "20s" columns hold a 32-step horizon
     ),
     "quick": Tier(
         name="quick",
@@ -65,6 +69,7 @@ TIERS: dict[str, Tier] = {
             "diffmimic": {"rollout_length": 32, "num_iterations": 400},
             "ppo": {"unroll_length": 32, "minibatch_size": 256, "num_epochs": 4},
         },
+        long_eval_frames=600,
     ),
     "paper": Tier(
         name="paper",
@@ -74,6 +79,7 @@ TIERS: dict[str, Tier] = {
         eval_every_samples=300 * 30 * 20,
         eval_frames=None,
         overrides={"*": {}, "diffmimic": {}, "ppo": {"num_envs": 256}},
+        long_eval_frames=600,
     ),
 }
 

@@ -13,12 +13,13 @@ from scipy import stats
 Statistic = Callable[..., np.ndarray]
 
 
-def time_to_threshold(curve: pd.DataFrame, threshold: float, x: str = "samples") -> float:
-    """The first ``x`` (samples, train_seconds, ...) at which ``pose_error <= threshold``; NaN if never.
+def time_to_threshold(curve: pd.DataFrame, threshold: float, x: str = "samples", column: str = "pose_error_20s") -> float:
+    """The first ``x`` (samples, train_seconds, ...) at which the pose error in ``column`` (one evaluation
+    horizon) is ``<= threshold``; NaN if never (or never measured).
 
     Taken at evaluation points, without interpolation: a run is credited only with what it was seen to reach.
     """
-    reached = curve["pose_error"].to_numpy(dtype=float) <= threshold  # NaN compares False
+    reached = curve[column].to_numpy(dtype=float) <= threshold  # NaN compares False
     if not reached.any():
         return math.nan
     return float(curve[x].to_numpy()[np.argmax(reached)])

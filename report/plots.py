@@ -1,4 +1,5 @@
-"""Learning-curve figures: pose error against training samples and against train wall-clock, per clip."""
+"""Learning-curve figures per clip: pose error at both evaluation horizons against training samples and against
+train wall-clock."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from benchmarks.results_store import Run  # noqa: E402
-from report.tables import QUALITY_BAR, sort_methods  # noqa: E402
+from report.tables import HORIZON_LABELS, HORIZONS, QUALITY_BAR, pose_column, sort_methods  # noqa: E402
 
 X_AXES = (("samples", "training samples"), ("train_seconds", "train wall-clock (s)"))
 
@@ -44,7 +45,7 @@ def seed_band(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
 
 
 def _y_top(runs: Sequence[Run]) -> float:
-    values = np.concatenate([run.curve["pose_error"].to_numpy(dtype=float) for run in runs])
+    values = np.concatenate([run.curve[pose_column(h)].to_numpy(dtype=float) for run in runs for h in HORIZONS])
     values = values[np.isfinite(values)]
     # A diverged seed can reach metres of error; clip the axis so the curves near the bar stay readable.
     return max(2 * QUALITY_BAR, 1.1 * float(np.percentile(values, 98))) if values.size else 1.0
@@ -56,44 +57,62 @@ def _wide_range(runs: Sequence[Run], x_column: str, ratio: float = 8.0) -> bool:
     return bool(ends) and max(ends) / min(ends) > ratio
 
 
-def plot_clip(runs: Sequence[Run], path: Path, palette: dict[str, tuple], title: str) -> Path:
-    """Two panels (vs samples, vs train seconds); per method the seed mean, a min-max band and faint seeds."""
-    sns.set_theme(style="whitegrid", context="paper")
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True, constrained_layout=True)
-    for axis, (x_column, x_label) in zip(axes, X_AXES):
-        log_x = _wide_range(runs, x_column)
-        for method in sort_methods(run.key.method for run in runs):
-            colour = palette[method]
-            curves = []
-            for run in sorted((r for r in runs if r.key.method == method), key=lambda r: r.key.seed):
-                finite = run.curve[np.isfinite(run.curve["pose_error"]) & ((run.curve[x_column] > 0) | (not log_x))]
-                x = finite[x_column].to_numpy(dtype=float)
-                y = finite["pose_error"].to_numpy(dtype=float)
-                if x.size:
-                    axis.plot(x, y, color=colour, alpha=0.3, linewidth=0.7)
-                    curves.append((x, y))
-            if not curves:
-                continue
-            n_seeds = len(curves)
-            grid, mean, low, high = seed_band(curves)
-            label = f"{method} ({n_seeds} seed{'s' if n_seeds != 1 else ''})"
-            if grid.size:
-                axis.fill_between(grid, low, high, color=colour, alpha=0.2, linewidth=0)
-                axis.plot(grid, mean, color=colour, linewidth=1.8, label=label)
-            else:
-                axis.plot([], [], color=colour, label=label)
-        axis.axhline(QUALITY_BAR, color="black", linestyle="--", linewidth=1, label=f"{QUALITY_BAR:.2f} m bar")
-        axis.set_xlabel(x_label)
-        if log_x:
-            # Methods an order of magnitude apart (PPO vs DiffMimic samples) would squash one into the y axis.
-            axis.set_xscale("log")
-            axis.set_xlabel(f"{x_label}, log scale")
+def _plot_panel(axis, runs: Sequence[Run], x_column: str, y_column: str, palette: dict[str, tuple]) -> bool:
+    """Per method the seed mean, a min-max band and faint seeds; False when no run measured ``y_column``."""
+    log_x = _wide_range(runs, x_column)
+    drawn = False
+    for method in sort_methods(run.key.method for run in runs):
+        colour = palette[method]
+        curves = []
+        for run in sorted((r for r in runs if r.key.method == method), key=lambda r: r.key.seed):
+            finite = run.curve[np.isfinite(run.curve[y_column]) & ((run.curve[x_column] > 0) | (not log_x))]
+            x = finite[x_column].to_numpy(dtype=float)
+            y = finite[y_column].to_numpy(dtype=float)
+            if x.size:
+                axis.plot(x, y, color=colour, alpha=0.3, linewidth=0.7)
+                curves.append((x, y))
+        if not curves:
+            continue
+        drawn = True
+        n_seeds = len(curves)
+        grid, mean, low, high = seed_band(curves)
+        label = f"{method} ({n_seeds} seed{'s' if n_seeds != 1 else ''})"
+        if grid.size:
+            axis.fill_between(grid, low, high, color=colour, alpha=0.2, linewidth=0)
+            axis.plot(grid, mean, color=colour, linewidth=1.8, label=label)
         else:
-            axis.set_xlim(left=0)
-        axis.xaxis.set_major_formatter(EngFormatter(sep=""))
-    axes[0].set_ylabel("pose error (m)")
-    axes[0].set_ylim(0, _y_top(runs))
-    axes[1].legend(loc="upper right", fontsize="small")
+            axis.plot([], [], color=colour, label=label)
+    axis.axhline(QUALITY_BAR, color="black", linestyle="--", linewidth=1, label=f"{QUALITY_BAR:.2f} m bar")
+    if log_x:
+        # Methods an order of magnitude apart (PPO vs DiffMimic samples) would squash one into the y axis.
+        axis.set_xscale("log")
+    else:
+        axis.set_xlim(left=0)
+    axis.xaxis.set_major_formatter(EngFormatter(sep=""))
+    return drawn
+
+
+def plot_clip(runs: Sequence[Run], path: Path, palette: dict[str, tuple], title: str) -> Path:
+    """Four panels: rows are the evaluation horizons (20 s, then one cycle), columns the x axes (samples, train
+    seconds)."""
+    sns.set_theme(style="whitegrid", context="paper")
+    figure, axes = plt.subplots(len(HORIZONS), len(X_AXES), figsize=(10, 6.4), sharey=True, constrained_layout=True)
+    for row, horizon in enumerate(HORIZONS):
+        for col, (x_column, x_label) in enumerate(X_AXES):
+            axis = axes[row, col]
+            drawn = _plot_panel(axis, runs, x_column, pose_column(horizon), palette)
+            if not drawn:
+                axis.text(0.5, 0.5, f"{HORIZON_LABELS[horizon]} horizon not measured", transform=axis.transAxes,
+                          ha="center", va="center", color="grey")
+                axis.set_xticks([])
+            axis.set_xlabel(f"{x_label}, log scale" if axis.get_xscale() == "log" else x_label)
+        axes[row, 0].set_ylabel(f"pose error, {HORIZON_LABELS[horizon]} (m)")
+    axes[0, 0].set_ylim(0, _y_top(runs))
+    handles = {}
+    for axis in axes.ravel():
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    axes[-1, -1].legend(list(handles.values()), list(handles), loc="upper right", fontsize="small")
     figure.suptitle(f"{title}: mean over seeds, band = min–max, faint lines = seeds")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
