@@ -72,6 +72,7 @@ TIER = Tier(
     eval_every_samples=2 * 4,
     eval_frames=6,
     overrides={"*": {}},
+    long_eval_frames=8,
 )
 
 
@@ -87,6 +88,12 @@ def test_run_records_curve_and_summary(tmp_path):
     assert list(run.curve["samples"]) == [0, 8, 16, 24]
     assert run.summary["compile_seconds"] > 0 and run.summary["train_seconds"] > 0
     assert run.manifest["config"]["method"] == {"num_envs": 2, "rollout_length": 4, "diverge_at": 0}
+    evaluation = run.manifest["config"]["evaluation"]
+    assert (evaluation["cycle_frames"], evaluation["long_frames"]) == (6, 8)
+    assert evaluation["env"]["replay"] == "none" and evaluation["env"]["random_start"] is False
+    assert evaluation["env"]["early_termination"] is False and evaluation["env"]["episode_length"] == 8
+    for column in ("pose_error_cycle", "pose_error_20s", "fall_rate_cycle", "fall_rate_20s", "height_fall_20s"):
+        assert run.curve[column].notna().all(), column  # the synthetic clip loops: both horizons measured
     assert not (run.dir / harness.CHECKPOINT_FILE).exists()
     assert (run.dir / "rollout.npz").exists()
     paths = build_report(tmp_path)
@@ -99,7 +106,11 @@ def test_rollouts_at_chosen_evaluations(tmp_path):
     saved = sorted(p.name for p in (recorded.key.dir(tmp_path) / harness.INTERMEDIATE_ROLLOUTS).iterdir())
     assert saved == ["samples_24.npz", "samples_8.npz"]  # the 2nd and 4th of evaluations at 0, 8, 16, 24
     rollout = load_rollout(recorded.key.dir(tmp_path) / harness.INTERMEDIATE_ROLLOUTS / "samples_8.npz")
-    assert rollout["sim_pos"].shape == (TIER.eval_frames + 1, 15, 3)
+    assert rollout["sim_pos"].shape == (TIER.long_eval_frames + 1, 15, 3)
+    # One episode, two horizons: the cycle is its first eval_frames steps, the long horizon all of them.
+    row = store.load_run(recorded.key.dir(tmp_path)).curve.set_index("samples").loc[8]
+    assert row["pose_error_cycle"] == pytest.approx(rollout["pose_error"][1:TIER.eval_frames + 1].mean(), rel=1e-2)
+    assert row["pose_error_20s"] == pytest.approx(rollout["pose_error"][1:].mean(), rel=1e-2)
 
 
 def test_interrupted_run_resumes_and_finished_runs_are_untouched(tmp_path):

@@ -14,7 +14,15 @@ import pytest
 from benchmarks.results_store import RunKey, scan_runs
 from report.build import NoRunsError, build_report
 from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_threshold
-from report.tables import ablation_table, aggregate_table, main_table, per_run_table, ratio_stats, ratio_table
+from report.tables import (
+    ablation_table,
+    aggregate_table,
+    main_table,
+    per_run_table,
+    ratio_stats,
+    ratio_table,
+    seed_stats,
+)
 from tests.test_results_store import CLIPS, METHODS, synthetic_curve, write_run, write_synthetic_results
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,13 +42,17 @@ def test_time_to_threshold_hand_computed():
     curve = pd.DataFrame({
         "samples": [0, 100, 200, 300, 400],
         "train_seconds": [0.0, 1.5, 3.0, 4.5, 6.0],
-        "pose_error": [0.30, 0.15, np.nan, 0.09, 0.12],
+        "pose_error_20s": [0.30, 0.15, np.nan, 0.09, 0.12],
+        "pose_error_cycle": [0.30, 0.12, 0.11, 0.05, 0.05],
     })
-    assert time_to_threshold(curve, 0.15) == 100  # at the bar counts as reaching it
+    assert time_to_threshold(curve, 0.15) == 100  # at the bar counts as reaching it; the 20 s horizon by default
     assert time_to_threshold(curve, 0.10) == 300  # NaN evaluations never count
     assert time_to_threshold(curve, 0.10, x="train_seconds") == 4.5
+    assert time_to_threshold(curve, 0.10, column="pose_error_cycle") == 300
+    assert time_to_threshold(curve, 0.115, x="train_seconds", column="pose_error_cycle") == 3.0
     assert math.isnan(time_to_threshold(curve, 0.05))
     assert math.isnan(time_to_threshold(curve.iloc[:0], 0.15))
+    assert math.isnan(time_to_threshold(curve.assign(pose_error_20s=np.nan), 0.15))  # not measured
 
 
 def test_bootstrap_ci_hand_computed():
@@ -83,30 +95,70 @@ def test_tables_from_synthetic_runs(results):
 
     table = main_table(per_run)
     assert list(table.columns) == [
-        "Clip", "Method", "Seeds", "Samples to 0.15 m", "Samples to 0.10 m",
-        "Train time to 0.15 m", "Train time to 0.10 m", "Final pose error (m)",
+        "Clip", "Method", "Seeds",
+        "Samples to 0.15 m (20 s)", "Train time to 0.15 m (20 s)", "Final pose error, 20 s (m)", "Best pose error, 20 s (m)",
+        "Samples to 0.15 m (cycle)", "Train time to 0.15 m (cycle)", "Final pose error, cycle (m)",
+        "Best pose error, cycle (m)", "First fall, final policy (s)",
     ]
     assert len(table) == len(CLIPS) * len(METHODS)
     cell = table.set_index(["Clip", "Method"])
-    # PPO's backflip floor is 0.12 m and one no-replay seed stalls at 0.11 m.
-    assert cell.loc[("backflip", "ppo"), "Samples to 0.10 m"] == "not reached (0/2 seeds)"
-    assert cell.loc[("backflip", "diffmimic_noreplay"), "Samples to 0.10 m"].endswith("(1/2 seeds)")
-    assert "[" in cell.loc[("walk", "diffmimic"), "Final pose error (m)"]
+    # Hand-computed from synthetic_curve: the 20 s error of walk/diffmimic is 0.07 + 0.65 exp(-s / 300k), at or
+    # below 0.15 m from s = 300k ln(0.65 / 0.08) = 628.5k, so at the evaluation at 630k (every 90k); the cycle
+    # error 0.05 + (0.55 + |noise|) exp(-s / 200k) from s <= 200k ln(0.57 / 0.1) = 348k: the evaluation at 360k.
+    assert cell.loc[("walk", "diffmimic"), "Samples to 0.15 m (20 s)"] == "630k [630k, 630k]"
+    assert cell.loc[("walk", "diffmimic"), "Samples to 0.15 m (cycle)"] == "360k [360k, 360k]"
+    # PPO's backflip: 20 s floor 0.14 m needs s = 6M ln(0.58 / 0.01) = 24.4M > 19M: never; the cycle one at 12M.
+    assert cell.loc[("backflip", "ppo"), "Samples to 0.15 m (20 s)"] == "not reached (0/2 seeds)"
+    assert cell.loc[("backflip", "ppo"), "Samples to 0.15 m (cycle)"] == "12M [12M, 12M]"
+    assert "[" in cell.loc[("walk", "diffmimic"), "Final pose error, 20 s (m)"]
+    # The final policies no longer fall (they stop falling after 2 x scale samples).
+    assert cell.loc[("walk", "ppo"), "First fall, final policy (s)"] == "no fall (0/2 seeds)"
+    assert seed_stats(per_run, (0.10,)).query("metric == 'samples_to_0.10_cycle' and clip == 'backflip' "
+                                              "and method == 'diffmimic_noreplay'")["n"].item() == 1  # one seed stalls
 
-    # The mean over seeds that reached the bar is the plain mean of their first crossing.
+    # Best so far is the minimum over the curve; the mean over seeds that reached the bar is the plain mean.
     walk_ppo = per_run[(per_run["clip"] == "walk") & (per_run["method"] == "ppo")]
-    expected = np.mean([time_to_threshold(pd.DataFrame(synthetic_curve(RunKey("smoke", "walk", "ppo", s))), 0.15)
-                        for s in (0, 1)])
-    assert walk_ppo["samples_to_0.15"].mean() == expected
+    curves = [pd.DataFrame(synthetic_curve(RunKey("smoke", "walk", "ppo", s))) for s in (0, 1)]
+    assert walk_ppo["best_pose_error_cycle"].tolist() == [c["pose_error_cycle"].min() for c in curves]
+    assert walk_ppo["samples_to_0.15_cycle"].mean() == np.mean(
+        [time_to_threshold(c, 0.15, column="pose_error_cycle") for c in curves])
 
-    ratios = ratio_stats(per_run)
-    assert (ratios["samples_ratio"] > 1).all()  # synthetic DiffMimic needs far fewer samples
-    assert ratio_table(per_run)["Clip"].iloc[-1] == "geometric mean (2/2 clips)"
+    # Ratios by hand: 20 s: ppo reaches at 6M ln(0.61 / 0.04) = 16.35M -> 17M, diffmimic at 630k; cycle: ppo at
+    # 4M ln(0.51 / 0.06) = 8.56M -> 9M, diffmimic 360k. Train seconds are 2e-6 (ppo) and 2e-5 (diffmimic) per
+    # sample times (1 + 0.05 seed), the same factor for both methods, so it cancels in the ratio.
+    ratios = ratio_stats(per_run).set_index("clip")
+    assert ratios.loc["walk", "samples_ratio"] == pytest.approx(17e6 / 630e3)
+    assert ratios.loc["walk", "train_seconds_ratio"] == pytest.approx(17e6 * 2e-6 / (630e3 * 2e-5))
+    assert math.isnan(ratios.loc["backflip", "samples_ratio"])  # ppo never reached it at 20 s
+    cycle = ratio_stats(per_run, horizon="cycle").set_index("clip")
+    assert cycle.loc["walk", "samples_ratio"] == pytest.approx(9e6 / 360e3)
+    assert cycle.loc["backflip", "samples_ratio"] == pytest.approx(12e6 / cycle.loc["backflip", "samples_diffmimic"])
+    assert ratio_table(per_run)["Clip"].iloc[-1] == "geometric mean (1/2 clips)"
+    assert ratio_table(per_run, horizon="cycle")["Clip"].iloc[-1] == "geometric mean (2/2 clips)"
 
     ablation = ablation_table(per_run)
     assert set(ablation["Method"]) == {"diffmimic", "diffmimic_noreplay"}
     aggregate = aggregate_table(per_run).set_index("Method")
-    assert aggregate.loc["ppo", "Runs reaching 0.15 m"] == "4/4"
+    assert aggregate.loc["ppo", "Runs reaching 0.15 m (cycle)"] == "4/4"
+    assert aggregate.loc["ppo", "Runs reaching 0.15 m (20 s)"] == "2/4"  # walk only
+
+
+def test_first_fall_and_unmeasured_horizon(tmp_path):
+    # Three evaluations at 0, 1M, 2M samples: ppo's synthetic episode still falls at 1 + 10 * 2M / 8M = 3.5 s.
+    for seed in (0, 1):
+        key = RunKey("smoke", "walk", "ppo", seed)
+        write_run(tmp_path, key, synthetic_curve(key, n_evals=3))
+    # A run whose 20 s horizon was never measured (a clip that does not loop, or a schema 1 record).
+    old = RunKey("smoke", "walk", "diffmimic", 0)
+    write_run(tmp_path, old, [row | {"pose_error_20s": None} for row in synthetic_curve(old, n_evals=3)])
+    runs, _ = scan_runs(tmp_path)
+    per_run = per_run_table(runs)
+    cell = main_table(per_run).set_index("Method")
+    assert cell.loc["ppo", "First fall, final policy (s)"] == "3.5 s [3.5 s, 3.5 s]"
+    assert cell.loc["diffmimic", "Final pose error, 20 s (m)"] == "not measured"
+    assert cell.loc["diffmimic", "Samples to 0.15 m (20 s)"] == "not measured"  # never "not reached"
+    assert cell.loc["diffmimic", "Final pose error, cycle (m)"] != "not measured"
+    assert aggregate_table(per_run).set_index("Method").loc["diffmimic", "Runs reaching 0.15 m (20 s)"] == "not measured"
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -127,7 +179,8 @@ def test_build_report_writes_markdown_and_self_contained_html(tmp_path):
 
     markdown = paths.markdown.read_text()
     page = paths.html.read_text()
-    for text in ("Samples to 0.15 m", "Train time to 0.15 m", "Final pose error (m)", "IQM final pose error",
+    for text in ("Samples to 0.15 m (20 s)", "Train time to 0.15 m (cycle)", "Final pose error, 20 s (m)",
+                 "First fall, final policy (s)", "IQM final pose error",
                  "Samples ratio", "walk", "backflip", "Runs left out", "diffmimic_noreplay"):
         assert text in markdown and text in page, text
     assert "](figures/curves_smoke_walk.png)" in markdown

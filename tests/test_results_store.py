@@ -1,10 +1,13 @@
-"""Run records: round trip, atomic writes, and detection of incomplete and corrupt runs."""
+"""Run records: round trip, atomic writes, detection of incomplete and corrupt runs, and schema 1 records."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +16,7 @@ import pytest
 from benchmarks import results_store
 from benchmarks.results_store import (
     CURVE_COLUMNS,
+    LEGACY_CURVE_COLUMNS,
     CorruptRunError,
     RunKey,
     RunWriter,
@@ -24,6 +28,7 @@ from benchmarks.results_store import (
     write_json_atomic,
 )
 
+REPO = Path(__file__).resolve().parent.parent
 CLIPS = ("walk", "backflip")
 METHODS = ("diffmimic", "diffmimic_noreplay", "ppo")
 SEEDS = (0, 1)
@@ -48,7 +53,8 @@ def make_manifest(**overrides) -> dict:
 
 
 def synthetic_curve(key: RunKey, n_evals: int = 20) -> list[dict]:
-    """A plausible learning curve: error decays exponentially in samples to a floor; seeds differ slightly."""
+    """A plausible learning curve: error decays exponentially in samples to a floor, seeds differ slightly; the
+    20 s horizon decays more slowly to a floor 0.02 m higher, and the episode falls until 2 x scale samples."""
     per_eval, scale, floors = SYNTHETIC[key.method]
     rng = np.random.default_rng([CLIPS.index(key.clip), METHODS.index(key.method), key.seed])
     # Seed 1 of the no-replay variant stalls just above 0.10 m on the backflip: a "1/2 seeds" case.
@@ -59,14 +65,22 @@ def synthetic_curve(key: RunKey, n_evals: int = 20) -> list[dict]:
         samples = i * per_eval
         noise = 0.005 * rng.standard_normal()
         pose_error = floor + (0.6 - floor) * math.exp(-samples / scale) + abs(noise) * math.exp(-samples / scale)
+        pose_error_20s = floor + 0.02 + (0.7 - floor) * math.exp(-samples / (1.5 * scale))
+        fell = samples < 2 * scale
+        first_fall = 1.0 + 10.0 * samples / (2 * scale)  # seconds into the episode: later as training goes on
         rows.append({
             "samples": samples,
             "iteration": i * 10,
             "train_seconds": samples * seconds_per_sample * (1 + 0.05 * key.seed),
             "compile_seconds": 40.0,
             "eval_seconds": 0.5 * i,
-            "pose_error": pose_error,
-            "fall_rate": max(0.0, 1 - samples / (4 * scale)),
+            "pose_error_cycle": pose_error,
+            "pose_error_20s": pose_error_20s,
+            "fall_rate_cycle": float(fell and first_fall <= 1.3),
+            "fall_rate_20s": float(fell),
+            "height_fall_cycle": 0.0,
+            "height_fall_20s": (20.0 - first_fall) / 20.0 if fell else 0.0,
+            "first_fall_seconds": first_fall if fell else math.nan,
             "loss": pose_error * 0.02,
             "grad_norm": 10.0 + rng.random(),
             "replay_rate": 0.05 * math.exp(-samples / scale) if key.method == "diffmimic" else math.nan,
@@ -104,10 +118,11 @@ def test_round_trip(tmp_path):
     expected = pd.DataFrame(rows)[list(CURVE_COLUMNS)]
     pd.testing.assert_frame_equal(run.curve, expected, check_dtype=False, rtol=0, atol=0)  # exact, NaN included
     assert run.curve["samples"].dtype == np.int64
-    assert run.manifest["schema_version"] == 1
+    assert run.manifest["schema_version"] == 2
     assert (run.manifest["suite"], run.manifest["seed"]) == ("smoke", 3)
     assert run.manifest["config"]["hidden"] == [512, 256]
-    assert run.summary["final_pose_error"] == rows[-1]["pose_error"]
+    assert run.summary["final_pose_error_cycle"] == rows[-1]["pose_error_cycle"]
+    assert run.summary["final_pose_error_20s"] == rows[-1]["pose_error_20s"]
     assert run.summary["total_samples"] == rows[-1]["samples"]
     assert run.summary["n_evals"] == len(rows)
     assert run.summary["wall_seconds"] == 12.5
@@ -118,16 +133,16 @@ def test_round_trip(tmp_path):
 def test_diverged_run_stores_nan_as_null(tmp_path):
     key = RunKey("smoke", "walk", "ppo", 0)
     rows = synthetic_curve(key, n_evals=3)
-    rows[-1]["pose_error"] = math.nan
+    rows[-1]["pose_error_cycle"] = rows[-1]["pose_error_20s"] = math.nan
     rows[-1]["grad_norm"] = math.inf
     write_run(tmp_path, key, rows, status="diverged", reason="non-finite loss at iteration 20")
     summary_text = (key.dir(tmp_path) / "summary.json").read_text()
-    assert "NaN" not in summary_text and '"final_pose_error": null' in summary_text  # strict JSON
+    assert "NaN" not in summary_text and '"final_pose_error_20s": null' in summary_text  # strict JSON
 
     run = load_run(key.dir(tmp_path))
     assert run.status == "diverged" and run.summary["reason"].startswith("non-finite")
-    assert math.isnan(run.summary["final_pose_error"])
-    assert math.isnan(run.curve["pose_error"].iloc[-1]) and math.isinf(run.curve["grad_norm"].iloc[-1])
+    assert math.isnan(run.summary["final_pose_error_cycle"]) and math.isnan(run.summary["final_pose_error_20s"])
+    assert math.isnan(run.curve["pose_error_20s"].iloc[-1]) and math.isinf(run.curve["grad_norm"].iloc[-1])
 
 
 def test_writes_leave_no_temp_files(tmp_path, monkeypatch):
@@ -214,7 +229,7 @@ def test_resume_keeps_rows_up_to_checkpoint(tmp_path):
     [
         ("summary.json", lambda text: text[:30], r"summary\.json: not valid JSON"),
         ("manifest.json", lambda text: "[1, 2]", r"manifest\.json: expected a JSON object"),
-        ("manifest.json", lambda text: text.replace('"schema_version": 1', '"schema_version": 99'), "schema_version 99"),
+        ("manifest.json", lambda text: text.replace('"schema_version": 2', '"schema_version": 99'), "schema_version 99"),
         ("manifest.json", lambda text: text.replace('"clip": "walk"', '"clip": "run"'), "directory says 'walk'"),
         ("summary.json", lambda text: text.replace('"status": "complete"', '"status": "running"'), "status 'running'"),
     ],
@@ -239,7 +254,7 @@ def _reseal(run_dir):
 @pytest.mark.parametrize(
     ("mangle", "message"),
     [
-        (lambda text: text.replace("pose_error", "pose_err", 1), r"missing columns \['pose_error'\]"),
+        (lambda text: text.replace("pose_error_20s", "pose_err", 1), r"missing columns \['pose_error_20s'\]"),
         (lambda text: text.replace("\n0,0,", "\n0,zero,", 1), r"non-numeric 'iteration' value 'zero' in data row 1"),
         (lambda text: text.replace("\n0,0,", "\n0.5,0,", 1), r"'samples' must hold integers"),
         (lambda text: "\n".join(text.splitlines()[:-1] + [text.splitlines()[-1][:5]]), "non-numeric"),
@@ -280,22 +295,87 @@ def test_writer_rejects_bad_input(tmp_path):
     writer.append(rows[1])
     with pytest.raises(ValueError, match="unknown curve columns"):
         writer.append({**rows[2], "reward": 1.0})
-    with pytest.raises(ValueError, match="lacks"):
-        writer.append({k: v for k, v in rows[2].items() if k != "pose_error"})
+    for horizon in ("pose_error_cycle", "pose_error_20s"):  # every evaluation measures both horizons
+        with pytest.raises(ValueError, match="lacks"):
+            writer.append({k: v for k, v in rows[2].items() if k != horizon})
     with pytest.raises(ValueError, match="'samples' went backwards"):
         writer.append(rows[0])
     with pytest.raises(ValueError, match="status must be"):
         writer.finish("done")
     with pytest.raises(ValueError, match="derived from the curve"):
         writer.finish("complete", total_samples=5)
-    writer.append({k: v for k, v in rows[2].items() if k not in ("loss", "replay_rate")})  # optional columns
+    writer.append({k: v for k, v in rows[2].items() if k not in ("loss", "replay_rate")} | {"pose_error_20s": None})
     writer.finish("complete")
     with pytest.raises(RuntimeError):
         writer.append(rows[2])
-    assert load_run(key.dir(tmp_path)).curve["loss"].isna().tolist() == [False, True]
+    curve = load_run(key.dir(tmp_path)).curve
+    assert curve["loss"].isna().tolist() == [False, True]  # optional columns
+    assert curve["pose_error_20s"].isna().tolist() == [False, True]  # None: not measured (a clip that does not loop)
 
 
 def test_scan_missing_dir_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         scan_runs(tmp_path / "nope")
     assert scan_runs(tmp_path) == ([], [])
+
+
+# ------------------------------------------------------------------------------------ schema 1 records
+
+
+def test_committed_schema_1_record_reads_as_cycle_horizon():
+    """results/quick-cpu predates the two horizons: its pose_error was one clip cycle, and no 20 s was measured."""
+    run_dir = REPO / "results" / "quick-cpu" / "deepmimic" / "walk" / "diffmimic" / "seed_0"
+    raw = pd.read_csv(run_dir / "curve.csv")
+    assert list(raw.columns) == list(LEGACY_CURVE_COLUMNS)
+    run = load_run(run_dir)
+    assert run.manifest["schema_version"] == 1 and run.status == "complete"
+    assert list(run.curve.columns) == list(CURVE_COLUMNS)
+    assert run.curve["pose_error_cycle"].tolist() == raw["pose_error"].tolist()
+    assert run.curve["fall_rate_cycle"].tolist() == raw["fall_rate"].tolist()
+    for column in ("pose_error_20s", "fall_rate_20s", "height_fall_cycle", "height_fall_20s", "first_fall_seconds"):
+        assert run.curve[column].isna().all(), column
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert run.summary["final_pose_error_cycle"] == summary["final_pose_error"] == raw["pose_error"].iloc[-1]
+    assert math.isnan(run.summary["final_pose_error_20s"])
+
+
+def _write_schema_1(out, key: RunKey, n_evals: int, finished: bool) -> None:
+    """A run as the schema 1 writer left it: pose_error and fall_rate columns, final_pose_error in the summary."""
+    run_dir = key.dir(out)
+    run_dir.mkdir(parents=True)
+    write_json_atomic(run_dir / "manifest.json", {**make_manifest(), **dataclasses.asdict(key), "schema_version": 1})
+    lines = [",".join(LEGACY_CURVE_COLUMNS)]
+    lines += [f"{i * 100},{i},{i * 1.5},40.0,{i * 0.5},{0.3 - 0.01 * i},0.0,0.01,10.0,nan" for i in range(n_evals)]
+    (run_dir / "curve.csv").write_text("\n".join(lines) + "\n")
+    if finished:
+        write_json_atomic(run_dir / "summary.json", {
+            "schema_version": 1, "status": "complete", "final_pose_error": 0.3 - 0.01 * (n_evals - 1),
+            "total_samples": (n_evals - 1) * 100, "train_seconds": (n_evals - 1) * 1.5, "compile_seconds": 40.0,
+            "eval_seconds": (n_evals - 1) * 0.5, "n_evals": n_evals,
+            "curve_sha256": results_store.sha256_file(run_dir / "curve.csv")})
+
+
+def test_schema_1_runs_load_resume_and_stay_sealed(tmp_path):
+    done, partial = RunKey("smoke", "walk", "ppo", 0), RunKey("smoke", "walk", "ppo", 1)
+    _write_schema_1(tmp_path, done, n_evals=3, finished=True)
+    _write_schema_1(tmp_path, partial, n_evals=3, finished=False)
+    runs, problems = scan_runs(tmp_path)
+    assert [run.key for run in runs] == [done] and "incomplete" in problems[0][1]
+    assert runs[0].curve["pose_error_cycle"].tolist() == pytest.approx([0.30, 0.29, 0.28])
+    assert runs[0].summary["final_pose_error_cycle"] == pytest.approx(0.28)
+
+    # Resuming rewrites the curve in today's columns, so the manifest must say schema 2 from then on.
+    writer = RunWriter.resume(tmp_path, partial, up_to_samples=100)
+    writer.append(synthetic_curve(partial, n_evals=3)[-1] | {"samples": 200, "iteration": 2, "train_seconds": 3.0,
+                                                              "compile_seconds": 40.0, "eval_seconds": 1.0})
+    writer.finish("complete")
+    run = load_run(partial.dir(tmp_path))
+    assert run.manifest["schema_version"] == 2
+    assert run.curve["pose_error_cycle"].iloc[:2].tolist() == pytest.approx([0.30, 0.29])
+    assert run.curve["pose_error_20s"].isna().tolist() == [True, True, False]  # measured from the resume on
+
+    # A schema 1 file with schema 2 columns (or the reverse) is corrupt, not guessed at.
+    shutil.copy(partial.dir(tmp_path) / "curve.csv", done.dir(tmp_path) / "curve.csv")
+    _reseal(done.dir(tmp_path))
+    with pytest.raises(CorruptRunError, match=r"missing columns \['pose_error', 'fall_rate'\] \(schema_version 1\)"):
+        load_run(done.dir(tmp_path))
