@@ -77,7 +77,9 @@ def motion_section(runs: Sequence[Run], out_dir: Path) -> MotionSection:
                 if shown is None:
                     gif = _gif(run, rollout, figures_dir)
                     files.append(gif)
-                    caption = f"{method}, seed {run.key.seed}: episode pose error {mean_pose_error(rollout):.3f} m"
+                    steps = len(rollout["pose_error"]) - 1
+                    caption = (f"{method}, seed {run.key.seed}: pose error {mean_pose_error(rollout):.3f} m "
+                               f"over the {steps}-step episode")
                     shown = (run.key.seed, gif, caption)
             if shown is not None:
                 tiles.append(MotionTile(method, shown[0], shown[1], shown[2], tuple(viewers)))

@@ -96,7 +96,7 @@ def plot_clip(runs: Sequence[Run], path: Path, palette: dict[str, tuple], title:
     """Four panels: rows are the evaluation horizons (20 s, then one cycle), columns the x axes (samples, train
     seconds)."""
     sns.set_theme(style="whitegrid", context="paper")
-    figure, axes = plt.subplots(len(HORIZONS), len(X_AXES), figsize=(10, 6.4), sharey=True, constrained_layout=True)
+    figure, axes = plt.subplots(len(HORIZONS), len(X_AXES), figsize=(10, 6.8), sharey=True, constrained_layout=True)
     for row, horizon in enumerate(HORIZONS):
         for col, (x_column, x_label) in enumerate(X_AXES):
             axis = axes[row, col]
@@ -112,7 +112,7 @@ def plot_clip(runs: Sequence[Run], path: Path, palette: dict[str, tuple], title:
     for axis in axes.ravel():
         for handle, label in zip(*axis.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    axes[-1, -1].legend(list(handles.values()), list(handles), loc="upper right", fontsize="small")
+    figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles), fontsize="small")
     figure.suptitle(f"{title}: mean over seeds, band = min–max, faint lines = seeds")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
