@@ -139,7 +139,7 @@ def _run(args: BenchmarkArgs) -> int:
             bar = bars[0]
             bar.update(progress.samples - bar.n)
             if progress.pose_error_cycle is not None:
-                bar.set_postfix(pose_20s=f"{progress.pose_error_20s:.3f} m", cycle=f"{progress.pose_error_cycle:.3f} m",
+                bar.set_postfix(pose_20s=f"{progress.pose_error_20s:.3f} m", pose_cycle=f"{progress.pose_error_cycle:.3f} m",
                                 train=f"{progress.train_seconds:.0f}s")
 
         summary = harness.run(spec, args.out, resume=args.resume, report=report)

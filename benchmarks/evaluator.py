@@ -32,9 +32,7 @@ import jax.numpy as jnp
 
 import envs
 
-TWENTY_SECONDS = 600  # control steps at 30 Hz; DiffMimic's *_20s configs: ep_len_eval 600 (599 steps evaluated)
 DIFFMIMIC_FALL_HEIGHT = (0.2, 1.7)  # metres: DiffMimic's eval fall flag, pelvis height outside this range
-HORIZONS = ("cycle", "20s")
 # What one evaluation returns, in the results store's curve-column names.
 EVALUATION_METRICS = (
     "pose_error_cycle",
