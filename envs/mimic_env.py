@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from brax import base, math
 from brax.envs.base import PipelineEnv, State
 
-from envs.losses import LossWeights, global_position_error, pose_error, state_matching_loss
+from envs.losses import LossWeights, diffmimic_bodies, global_position_error, pose_error, state_matching_loss
 from envs.model import CharacterModel, body_states
 from envs.motion import ReferenceMotion
 from envs.observations import OBSERVATION_TYPES, observe
@@ -175,7 +175,8 @@ class MimicEnv(PipelineEnv):
 
         sim = body_states(model, pipeline_state.x, pipeline_state.xd)
         ref = self.reference_bodies(frame)
-        loss = state_matching_loss(sim, ref, config.loss_weights)
+        bodies = diffmimic_bodies(model)
+        loss = state_matching_loss(sim, ref, config.loss_weights, bodies)
         reward, _ = deepmimic_reward(
             model,
             sim,
@@ -187,8 +188,8 @@ class MimicEnv(PipelineEnv):
             config.reward_weights,
         )
         fall = self._fell(sim, ref)
-        position_error = global_position_error(sim, ref)
-        tracking_error = pose_error(sim, ref)  # of the simulated state, before any replay
+        position_error = global_position_error(sim, ref, bodies)
+        tracking_error = pose_error(sim, ref, bodies)  # of the simulated state, before any replay
 
         rng, replay_key = jax.random.split(state.info["rng"])
         if config.replay == "threshold":
