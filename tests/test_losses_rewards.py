@@ -24,6 +24,14 @@ from envs.losses import (
     state_matching_loss,
 )
 from envs.model import BodyStates
+from envs.rewards import (
+    RewardWeights,
+    centre_of_mass_velocity,
+    cycle_root_offset,
+    deepmimic_reward,
+    heading_frame_positions,
+    shift_reference,
+)
 
 TOL = 1e-5
 ROOT, CHEST, RIGHT_ANKLE, RIGHT_WRIST, LEFT_ANKLE, LEFT_WRIST = 0, 1, 5, 8, 11, 14
@@ -147,3 +155,173 @@ def test_pose_and_replay_errors_with_diffmimic_bodies(character_model, reference
     assert float(global_position_error(sim.states(), reference.states(), mask)) == pytest.approx(0.5 / 13, abs=TOL)
     with pytest.raises(ValueError, match="body mask"):
         pose_error(sim.states(), reference.states(), mask[:-1])
+
+
+# -- DeepMimic's reward -------------------------------------------------------------------------------------------
+
+NO_COM = jnp.zeros(3)
+
+
+def reward_of(model, sim: Pose, ref: Pose, sim_com=NO_COM, ref_com=NO_COM, weights=RewardWeights()):
+    com = jnp.asarray(sim_com, jnp.float32), jnp.asarray(ref_com, jnp.float32)
+    reward, terms = deepmimic_reward(model, sim.states(), ref.states(), *com, weights)
+    return float(reward), {name: float(value) for name, value in terms.items()}
+
+
+def expected_reward(pose=1.0, velocity=1.0, end_effector=1.0, root=1.0, com=1.0) -> float:
+    return 0.5 * pose + 0.05 * velocity + 0.15 * end_effector + 0.2 * root + 0.1 * com
+
+
+def test_perfect_tracking_earns_one(character_model, reference):
+    reward, terms = reward_of(character_model, reference, reference)
+    assert reward == pytest.approx(1.0, abs=TOL)
+    assert all(value == pytest.approx(1.0, abs=TOL) for value in terms.values())
+
+
+def test_end_effector_error_is_summed_over_the_effectors(character_model, reference):
+    d = 0.2
+    sim = reference.copy()
+    sim.pos[RIGHT_WRIST] += [d, 0.0, 0.0]
+    reward, terms = reward_of(character_model, sim, reference)
+    assert terms["end_effector"] == pytest.approx(math.exp(-10 * d**2), rel=TOL)
+    assert reward == pytest.approx(expected_reward(end_effector=math.exp(-10 * d**2)), rel=TOL)
+    sim.pos[LEFT_ANKLE] += [0.0, 0.0, -d]
+    _, terms = reward_of(character_model, sim, reference)
+    assert terms["end_effector"] == pytest.approx(math.exp(-10 * 2 * d**2), rel=TOL)  # a mean would give d**2
+
+
+def test_end_effectors_are_compared_in_each_characters_heading_frame(character_model, reference):
+    """Turn the whole character by 40 degrees about the vertical through its root and move it 0.3 m: the end
+    effectors agree in the heading frame; only the root and pose terms see the turn (root rotation is joint 0)."""
+    angle, shift = math.radians(40), np.array([0.3, 0.0, 0.0])
+    sim = reference.copy()
+    root = reference.pos[ROOT]
+    sim.pos = root + shift + rotate_z(reference.pos - root, angle)
+    sim.rot = np.array([quat_mul(quat_about([0, 0, 1], angle), q) for q in reference.rot])
+    reward, terms = reward_of(character_model, sim, reference)
+    pose = math.exp(-2.0 * (1.0 / DIFF_WEIGHT_SUM) * angle**2)  # only the root's rotation differs
+    root_term = math.exp(-5.0 * (0.09 + 0.1 * angle**2))
+    assert terms["end_effector"] == pytest.approx(1.0, abs=TOL)
+    assert terms["pose"] == pytest.approx(pose, rel=TOL)
+    assert terms["root"] == pytest.approx(root_term, rel=TOL)
+    assert reward == pytest.approx(expected_reward(pose=pose, root=root_term), rel=TOL)
+
+
+def test_end_effector_heights_are_above_the_floor_not_the_root(character_model, reference):
+    """A root 0.1 m lower with the feet and hands in place: DeepMimic measures effector height from the ground,
+    so only the root term changes."""
+    sim = reference.copy()
+    sim.pos[ROOT] += [0.0, 0.0, -0.1]
+    _, terms = reward_of(character_model, sim, reference)
+    assert terms["end_effector"] == pytest.approx(1.0, abs=TOL)
+    assert terms["root"] == pytest.approx(math.exp(-5.0 * 0.01), rel=TOL)
+
+
+def test_heading_frame_positions_by_hand(reference):
+    """Root at (0.3, -0.2, 0.9) facing +y (heading 90 degrees); a body at (0.3, 0.8, 0.5) is 1 m straight ahead
+    at 0.5 m height: (1, 0, 0.5) in the heading frame."""
+    pose = reference.copy()
+    pose.rot[ROOT] = quat_about([0, 0, 1], math.pi / 2)
+    pose.pos[RIGHT_ANKLE] = [0.3, 0.8, 0.5]
+    assert np.allclose(heading_frame_positions(pose.states(), jnp.array([RIGHT_ANKLE])), [[1.0, 0.0, 0.5]], atol=TOL)
+
+
+def descendants(model, body: int) -> list[int]:
+    """``body`` and every body below it."""
+    found = [body]
+    for child, parent in enumerate(model.body_parent):
+        if parent in found:
+            found.append(child)
+    return found
+
+
+def test_pose_term_weights_local_joint_rotations(character_model, reference):
+    """Bend the right ankle (DiffWeight 0.2, no children) by 0.5 rad: pose error 0.2 / 4.8 * 0.25, scale 2."""
+    sim = reference.copy()
+    sim.rot[RIGHT_ANKLE] = quat_about([0, 1, 0], 0.5)
+    reward, terms = reward_of(character_model, sim, reference)
+    pose = math.exp(-2.0 * 0.2 / DIFF_WEIGHT_SUM * 0.25)
+    assert terms["pose"] == pytest.approx(pose, rel=TOL)
+    assert reward == pytest.approx(expected_reward(pose=pose), rel=TOL)
+    # Turning the chest with everything above it leaves every local rotation but the chest's (weight 0.5) alone.
+    sim = reference.copy()
+    for body in descendants(character_model, CHEST):
+        sim.rot[body] = quat_about([1, 0, 0], 0.5)
+    _, terms = reward_of(character_model, sim, reference)
+    assert terms["pose"] == pytest.approx(math.exp(-2.0 * 0.5 / DIFF_WEIGHT_SUM * 0.25), rel=TOL)
+
+
+def test_velocity_term_uses_joint_frame_relative_angular_velocities(character_model, reference):
+    sim, ref = reference.copy(), reference.copy()
+    sim.ang[RIGHT_ANKLE] = [0.0, 0.0, 3.0]  # relative to a still knee: 9 (rad/s)^2, weight 0.2
+    _, terms = reward_of(character_model, sim, ref)
+    assert terms["velocity"] == pytest.approx(math.exp(-0.1 * 0.2 / DIFF_WEIGHT_SUM * 9), rel=TOL)
+    # The same world angular velocity on an ankle turned 90 degrees about z is a different joint velocity:
+    # (1, 0, 0) in the reference's ankle frame, (0, -1, 0) in the simulated one: squared difference 2.
+    sim, ref = reference.copy(), reference.copy()
+    sim.ang[RIGHT_ANKLE] = ref.ang[RIGHT_ANKLE] = [1.0, 0.0, 0.0]
+    sim.rot[RIGHT_ANKLE] = quat_about([0, 0, 1], math.pi / 2)
+    _, terms = reward_of(character_model, sim, ref)
+    assert terms["velocity"] == pytest.approx(math.exp(-0.1 * 0.2 / DIFF_WEIGHT_SUM * 2), rel=TOL)
+    # A knee moving with its ankle leaves the ankle's joint velocity unchanged; the knee's (weight 0.3) counts.
+    sim, ref = reference.copy(), reference.copy()
+    sim.ang[[4, RIGHT_ANKLE]] = [0.0, 2.0, 0.0]
+    _, terms = reward_of(character_model, sim, ref)
+    assert terms["velocity"] == pytest.approx(math.exp(-0.1 * 0.3 / DIFF_WEIGHT_SUM * 4), rel=TOL)
+
+
+def test_root_and_centre_of_mass_terms(character_model, reference):
+    """Root velocity (1, 2, 2) m/s, root angular velocity (0, 0, 2) rad/s and a centre-of-mass velocity off by
+    (0, 3, 0) m/s, each with DeepMimic's weight, and the weighted total by hand."""
+    sim = reference.copy()
+    sim.vel[ROOT] = [1.0, 2.0, 2.0]  # 9
+    sim.ang[ROOT] = [0.0, 0.0, 2.0]  # 4; the root is joint 0 of the velocity term too (DiffWeight 1)
+    reward, terms = reward_of(character_model, sim, reference, sim_com=[0.0, 3.0, 0.0])
+    root = math.exp(-5.0 * (0.01 * 9 + 0.001 * 4))
+    com = math.exp(-10.0 * 0.1 * 9)
+    # The still chest and hips turn at -2 rad/s relative to the root: (1 + 0.5 + 0.5 + 0.5) x 4.
+    velocity = math.exp(-0.1 * 2.5 / DIFF_WEIGHT_SUM * 4)
+    assert terms["root"] == pytest.approx(root, rel=TOL)
+    assert terms["com"] == pytest.approx(com, rel=TOL)
+    assert terms["velocity"] == pytest.approx(velocity, rel=TOL)
+    assert reward == pytest.approx(expected_reward(velocity=velocity, root=root, com=com), rel=TOL)
+
+
+def test_weights_are_normalised(character_model, reference):
+    sim = reference.copy()
+    sim.pos[RIGHT_WRIST] += [0.2, 0.0, 0.0]
+    sim.vel[ROOT] = [1.0, 0.0, 0.0]
+    default, _ = reward_of(character_model, sim, reference)
+    doubled, _ = reward_of(character_model, sim, reference, weights=RewardWeights(1.0, 0.1, 0.3, 0.4, 0.2))
+    assert doubled == pytest.approx(default, rel=TOL)
+    only_end, _ = reward_of(character_model, sim, reference, weights=RewardWeights(0.0, 0.0, 3.0, 0.0, 0.0))
+    assert only_end == pytest.approx(math.exp(-10 * 0.04), rel=TOL)
+
+
+def test_reference_root_is_resynced_each_cycle(reference):
+    """At a new cycle the reference moves horizontally onto the simulated root; in between the offset is kept."""
+    sim = reference.copy()
+    sim.pos += [1.0, -2.0, 0.5]
+    previous = jnp.array([0.1, 0.1])
+    kept = cycle_root_offset(sim.states(), reference.states(), jnp.asarray(False), previous)
+    assert np.allclose(kept, previous)
+    offset = cycle_root_offset(sim.states(), reference.states(), jnp.asarray(True), previous)
+    assert np.allclose(offset, [1.0, -2.0], atol=TOL)
+    shifted = shift_reference(reference.states(), offset)
+    assert np.allclose(shifted.pos, reference.pos + [1.0, -2.0, 0.0], atol=TOL)  # every body, height untouched
+
+
+# -- centre of mass --------------------------------------------------------------------------------------------------
+
+
+def test_centre_of_mass_velocity_of_two_links():
+    """A 2 kg link moving at 1 m/s along x and a 6 kg link spinning at 2 rad/s about z with its centre of mass
+    0.5 m along its own x: that centre moves at 2 x 0.5 = 1 m/s, along y, or along -x once the link is turned
+    90 degrees about z."""
+    links = types.SimpleNamespace(link_mass=np.array([2.0, 6.0]), link_com_offset=np.array([[0, 0, 0], [0.5, 0, 0]]))
+    vel = jnp.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    ang = jnp.array([[0.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+    unrotated = jnp.tile(jnp.array([1.0, 0.0, 0.0, 0.0]), (2, 1))
+    assert np.allclose(centre_of_mass_velocity(links, unrotated, vel, ang), [0.25, 0.75, 0.0], atol=TOL)
+    turned = jnp.asarray(np.stack([[1.0, 0, 0, 0], quat_about([0, 0, 1], math.pi / 2)]))
+    assert np.allclose(centre_of_mass_velocity(links, turned, vel, ang), [-0.5, 0.0, 0.0], atol=TOL)
