@@ -21,11 +21,11 @@ import jax.numpy as jnp
 from brax import base, math
 from brax.envs.base import PipelineEnv, State
 
-from envs.losses import LossWeights, global_position_error, pose_error, state_matching_loss
+from envs.losses import LossWeights, diffmimic_bodies, global_position_error, pose_error, state_matching_loss
 from envs.model import CharacterModel, body_states
 from envs.motion import ReferenceMotion
 from envs.observations import OBSERVATION_TYPES, observe
-from envs.rewards import RewardWeights, centre_of_mass_velocity, deepmimic_reward
+from envs.rewards import RewardWeights, centre_of_mass_velocity, cycle_root_offset, deepmimic_reward, shift_reference
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 REPLAY_MODES = ("none", "threshold", "random")
@@ -164,7 +164,7 @@ class MimicEnv(PipelineEnv):
             "fall": zero,
             "replay": zero,
         }
-        info = {"frame": frame, "start_frame": frame, "rng": rng}
+        info = {"frame": frame, "start_frame": frame, "rng": rng, "reference_root_offset": jnp.zeros(2)}
         return State(pipeline_state, self._observe(sim, frame), zero, zero, metrics, info)
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -175,11 +175,14 @@ class MimicEnv(PipelineEnv):
 
         sim = body_states(model, pipeline_state.x, pipeline_state.xd)
         ref = self.reference_bodies(frame)
-        loss = state_matching_loss(sim, ref, config.loss_weights)
+        bodies = diffmimic_bodies(model)
+        loss = state_matching_loss(sim, ref, config.loss_weights, bodies)
+        new_cycle = jnp.asarray(self.reference.loop) & (frame % self.reference.cycle_frames == 0)
+        root_offset = cycle_root_offset(sim, ref, new_cycle, state.info["reference_root_offset"])
         reward, _ = deepmimic_reward(
             model,
             sim,
-            ref,
+            shift_reference(ref, root_offset),
             centre_of_mass_velocity(model, pipeline_state.x.rot, pipeline_state.xd.vel, pipeline_state.xd.ang),
             centre_of_mass_velocity(
                 model, self.reference.link_x.rot[frame], self.reference.link_xd.vel[frame], self.reference.link_xd.ang[frame]
@@ -187,8 +190,8 @@ class MimicEnv(PipelineEnv):
             config.reward_weights,
         )
         fall = self._fell(sim, ref)
-        position_error = global_position_error(sim, ref)
-        tracking_error = pose_error(sim, ref)  # of the simulated state, before any replay
+        position_error = global_position_error(sim, ref, bodies)
+        tracking_error = pose_error(sim, ref, bodies)  # of the simulated state, before any replay
 
         rng, replay_key = jax.random.split(state.info["rng"])
         if config.replay == "threshold":
@@ -210,7 +213,7 @@ class MimicEnv(PipelineEnv):
             "fall": fall.astype(jnp.float32),
             "replay": replay.astype(jnp.float32),
         }
-        info = {**state.info, "frame": frame, "rng": rng}
+        info = {**state.info, "frame": frame, "rng": rng, "reference_root_offset": root_offset}
         return state.replace(
             pipeline_state=pipeline_state,
             obs=self._observe(sim, frame),

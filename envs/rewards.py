@@ -1,8 +1,23 @@
-"""DeepMimic's imitation reward (Peng et al. 2018, released code), on the benchmark's body states.
+"""DeepMimic's imitation reward (Peng et al. 2018), as its released code computes it, on the benchmark's bodies.
 
-``r = sum_i w_i * exp(-scale_i * err_i)`` over pose, velocity, end-effector, root and centre-of-mass terms, with
-the weights normalised to sum to one. Pose and velocity errors are DeepMimic's DiffWeight-weighted sums over
-joints of the squared local rotation angle / angular-velocity difference; the root rotation counts as joint 0.
+``r = sum_i w_i * exp(-scale_i * err_i)`` over five terms, weights normalised to sum to one
+(``SceneImitate.cpp`` ``CalcRewardImitate``):
+
+- pose: DiffWeight-weighted (normalised) sum over joints of the squared angle between simulated and reference
+  *local* joint rotations; the root's world rotation counts as joint 0. Scale ``2 / 15 * num_joints``.
+- velocity: the same weighted sum of squared differences of joint angular velocities, each relative to the parent
+  and expressed in the joint's own frame (DeepMimic's joint velocity); the root's world angular velocity counts
+  as joint 0. Scale ``0.1 / 15 * num_joints``.
+- end effector: squared distances *summed* over the end effectors of their positions in each character's heading
+  frame (horizontal offset from the root and height above the ground, rotated by minus the root's heading).
+  Scale 10.
+- root: world position, ``0.1`` x squared rotation angle, ``0.01`` x linear and ``0.001`` x angular velocity
+  errors. Scale 5.
+- centre of mass: ``0.1`` x squared difference of the world-frame centre-of-mass velocities. Scale 10.
+
+DeepMimic also moves the reference horizontally onto the simulated root at the start of every cycle
+(``sync_char_root_pos true`` in every ``train_humanoid3d_*_args.txt``): :func:`cycle_root_offset` and
+:func:`shift_reference` give the environment that step. The floor is the plane z = 0.
 """
 
 from __future__ import annotations
@@ -15,9 +30,21 @@ from brax import math
 
 from envs.model import BodyStates, CharacterModel
 
+# DeepMimic's per-term scales and root sub-weights (SceneImitate.cpp), its humanoid having 15 joints.
+_DEEPMIMIC_JOINTS = 15.0
+END_EFFECTOR_SCALE = 10.0
+ROOT_SCALE = 5.0
+COM_SCALE = 10.0
+ROOT_ROTATION_WEIGHT = 0.1
+ROOT_VELOCITY_WEIGHT = 0.01
+ROOT_ANGULAR_VELOCITY_WEIGHT = 0.001
+COM_VELOCITY_WEIGHT = 0.1
+
 
 @dataclasses.dataclass(frozen=True)
 class RewardWeights:
+    """The five terms' weights (normalised to sum to one when the reward is computed)."""
+
     pose: float = 0.5
     velocity: float = 0.05
     end_effector: float = 0.15
@@ -31,25 +58,58 @@ def _quat_angle(a: jax.Array, b: jax.Array) -> jax.Array:
     return 2.0 * jnp.arccos(jnp.clip(dot, 0.0, 1.0 - 1e-7))  # the clip keeps arccos's gradient finite
 
 
-def _local_rotations(model: CharacterModel, bodies: BodyStates) -> jax.Array:
-    """Each body's rotation relative to its parent; the root keeps its world rotation."""
+def _parent_values(model: CharacterModel, values: jax.Array, root_value: jax.Array) -> jax.Array:
     parent = jnp.asarray(model.body_parent)
-    parent_rot = jnp.where((parent >= 0)[:, None], bodies.rot[jnp.maximum(parent, 0)], jnp.array([1.0, 0, 0, 0]))
+    return jnp.where((parent >= 0)[:, None], values[jnp.maximum(parent, 0)], root_value)
+
+
+def local_rotations(model: CharacterModel, bodies: BodyStates) -> jax.Array:
+    """Each body's rotation relative to its parent; the root keeps its world rotation."""
+    parent_rot = _parent_values(model, bodies.rot, jnp.array([1.0, 0.0, 0.0, 0.0]))
     return jax.vmap(lambda p, c: math.quat_mul(math.quat_inv(p), c))(parent_rot, bodies.rot)
 
 
-def _local_angular_velocity(model: CharacterModel, bodies: BodyStates) -> jax.Array:
-    parent = jnp.asarray(model.body_parent)
-    parent_ang = jnp.where((parent >= 0)[:, None], bodies.ang[jnp.maximum(parent, 0)], 0.0)
-    return bodies.ang - parent_ang
+def joint_angular_velocities(model: CharacterModel, bodies: BodyStates) -> jax.Array:
+    """Each body's angular velocity relative to its parent, in its own frame (DeepMimic's spherical joint
+    velocity; a revolute joint's rate times its axis); the root keeps its world angular velocity."""
+    relative = bodies.ang - _parent_values(model, bodies.ang, jnp.zeros(3))
+    in_child_frame = jax.vmap(lambda v, q: math.rotate(v, math.quat_inv(q)))(relative, bodies.rot)
+    is_root = (jnp.asarray(model.body_parent) < 0)[:, None]
+    return jnp.where(is_root, bodies.ang, in_child_frame)
+
+
+def heading(rot: jax.Array) -> jax.Array:
+    """The root's heading: the angle about the vertical of its x axis (DeepMimic's ``CalcHeading``, z-up)."""
+    forward = math.rotate(jnp.array([1.0, 0.0, 0.0]), rot)
+    return jnp.arctan2(forward[1], forward[0])
+
+
+def heading_frame_positions(bodies: BodyStates, index) -> jax.Array:
+    """Positions ``[E, 3]`` of bodies ``index`` as DeepMimic's end-effector term sees them: horizontal offset from
+    the root and height above the floor, rotated by minus the root's heading."""
+    offset = bodies.pos[index] - bodies.pos[0] * jnp.array([1.0, 1.0, 0.0])
+    to_heading_frame = math.quat_rot_axis(jnp.array([0.0, 0.0, 1.0]), -heading(bodies.rot[0]))
+    return jax.vmap(math.rotate, in_axes=(0, None))(offset, to_heading_frame)
 
 
 def centre_of_mass_velocity(model: CharacterModel, link_rot: jax.Array, link_vel: jax.Array, link_ang: jax.Array):
-    """Mass-weighted velocity of the links' centres of mass (world frame)."""
+    """Mass-weighted velocity of the links' centres of mass (world frame); Brax's link velocity is that of the
+    link frame's origin, so each centre of mass adds ``ang x offset``."""
     offset = jax.vmap(math.rotate)(jnp.asarray(model.link_com_offset), link_rot)
     com_vel = link_vel + jnp.cross(link_ang, offset)
     mass = jnp.asarray(model.link_mass)
     return jnp.sum(mass[:, None] * com_vel, axis=0) / jnp.sum(mass)
+
+
+def cycle_root_offset(sim: BodyStates, ref: BodyStates, new_cycle: jax.Array, offset: jax.Array) -> jax.Array:
+    """DeepMimic's ``SyncKinCharNewCycle``: when the reference starts a new cycle it is moved horizontally onto the
+    simulated root; returns that horizontal offset ``[2]`` (else the previous ``offset``), kept until the next."""
+    return jnp.where(new_cycle, sim.pos[0, :2] - ref.pos[0, :2], offset)
+
+
+def shift_reference(ref: BodyStates, offset: jax.Array) -> BodyStates:
+    """``ref`` moved horizontally by ``offset`` ``[2]``."""
+    return dataclasses.replace(ref, pos=ref.pos + jnp.concatenate([offset, jnp.zeros(1)]))
 
 
 def deepmimic_reward(
@@ -60,38 +120,30 @@ def deepmimic_reward(
     ref_com_vel: jax.Array,
     weights: RewardWeights = RewardWeights(),
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Returns the reward and its five terms (each in [0, 1])."""
-    num_joints = model.num_bodies
+    """Returns the reward and its five terms (each in [0, 1]); ``ref`` already synced (:func:`shift_reference`)."""
+    num_joints = model.num_bodies  # DeepMimic counts fixed joints (wrists) too: 15 for its humanoid
     joint_weight = jnp.asarray(model.diff_weights)
     joint_weight = joint_weight / jnp.sum(joint_weight)
-    pose_err = jnp.sum(joint_weight * jnp.square(_quat_angle(_local_rotations(model, sim), _local_rotations(model, ref))))
-    vel_diff = _local_angular_velocity(model, sim) - _local_angular_velocity(model, ref)
+    pose_err = jnp.sum(joint_weight * jnp.square(_quat_angle(local_rotations(model, sim), local_rotations(model, ref))))
+    vel_diff = joint_angular_velocities(model, sim) - joint_angular_velocities(model, ref)
     vel_err = jnp.sum(joint_weight * jnp.sum(jnp.square(vel_diff), axis=-1))
     effectors = jnp.asarray(model.end_effectors)
-    sim_eff = sim.pos[effectors] - sim.pos[0]
-    ref_eff = ref.pos[effectors] - ref.pos[0]
-    end_err = jnp.mean(jnp.sum(jnp.square(sim_eff - ref_eff), axis=-1))
+    end_diff = heading_frame_positions(sim, effectors) - heading_frame_positions(ref, effectors)
+    end_err = jnp.sum(jnp.square(end_diff))
     root_err = (
         jnp.sum(jnp.square(sim.pos[0] - ref.pos[0]))
-        + 0.1 * jnp.square(_quat_angle(sim.rot[0], ref.rot[0]))
-        + 0.01 * jnp.sum(jnp.square(sim.vel[0] - ref.vel[0]))
-        + 0.001 * jnp.sum(jnp.square(sim.ang[0] - ref.ang[0]))
+        + ROOT_ROTATION_WEIGHT * jnp.square(_quat_angle(sim.rot[0], ref.rot[0]))
+        + ROOT_VELOCITY_WEIGHT * jnp.sum(jnp.square(sim.vel[0] - ref.vel[0]))
+        + ROOT_ANGULAR_VELOCITY_WEIGHT * jnp.sum(jnp.square(sim.ang[0] - ref.ang[0]))
     )
-    com_err = 0.1 * jnp.sum(jnp.square(sim_com_vel - ref_com_vel))
-    # Scales as in DeepMimic's released code, with pose/velocity scales normalised to its 15-joint humanoid.
+    com_err = COM_VELOCITY_WEIGHT * jnp.sum(jnp.square(sim_com_vel - ref_com_vel))
     terms = {
-        "pose": jnp.exp(-(2.0 / 15.0 * num_joints) * pose_err),
-        "velocity": jnp.exp(-(0.1 / 15.0 * num_joints) * vel_err),
-        "end_effector": jnp.exp(-10.0 * end_err),
-        "root": jnp.exp(-5.0 * root_err),
-        "com": jnp.exp(-10.0 * com_err),
+        "pose": jnp.exp(-(2.0 / _DEEPMIMIC_JOINTS * num_joints) * pose_err),
+        "velocity": jnp.exp(-(0.1 / _DEEPMIMIC_JOINTS * num_joints) * vel_err),
+        "end_effector": jnp.exp(-END_EFFECTOR_SCALE * end_err),
+        "root": jnp.exp(-ROOT_SCALE * root_err),
+        "com": jnp.exp(-COM_SCALE * com_err),
     }
-    total_weight = weights.pose + weights.velocity + weights.end_effector + weights.root + weights.com
-    reward = (
-        weights.pose * terms["pose"]
-        + weights.velocity * terms["velocity"]
-        + weights.end_effector * terms["end_effector"]
-        + weights.root * terms["root"]
-        + weights.com * terms["com"]
-    ) / total_weight
+    weight = dataclasses.asdict(weights)
+    reward = sum(weight[name] * terms[name] for name in terms) / sum(weight.values())
     return reward, terms
