@@ -106,7 +106,7 @@ class ViewArgs:
     """Write (and optionally open) an HTML page that plays a run's recorded evaluation episode: the policy's
     character against the reference motion, drawn with the character's own shapes, and the pose error per frame."""
 
-    rollout: tyro.conf.Positional[Path]
+    rollout: Annotated[tyro.conf.Positional[Path], tyro.conf.arg(metavar="RUN_DIR_OR_ROLLOUT")]
     """A run directory (OUT/<suite>/<clip>/<method>/seed_<k>) or a rollout .npz file."""
     out: Path | None = None
     """HTML file to write (default: viewer.html next to the rollout)."""
@@ -118,7 +118,7 @@ class ViewArgs:
 class ReportArgs:
     """Build REPORT.md and report.html from the finished runs under RESULTS (no training, no JAX)."""
 
-    results: tyro.conf.Positional[Path] = Path("results")
+    results: Annotated[tyro.conf.Positional[Path], tyro.conf.arg(metavar="RESULTS")] = Path("results")
     """The results folder of `run` (its --out)."""
     out: Path | None = None
     """Where to write the report (default: RESULTS/report)."""
@@ -137,7 +137,7 @@ def parse(argv: list[str]):
     """The subcommand's arguments; options without a subcommand are the run's (the documented bare command)."""
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
-    return tyro.cli(Command, args=argv, description=__doc__)
+    return tyro.cli(Command, args=argv, prog="run_benchmark.py", description=__doc__)
 
 
 # -------------------------------------------------------------------------------------------------- list
@@ -282,10 +282,10 @@ def _errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # Before anything imports JAX: XLA reads its log level once, when jaxlib loads.
-    quiet_libraries(verbose="--verbose" in argv)
-    args = parse(argv)
+    args = parse(list(sys.argv[1:] if argv is None else argv))
+    if isinstance(args, (RunArgs, ListArgs, FetchArgs)):  # those import JAX (view and report never do)
+        # Before anything imports JAX: XLA reads its log level once, when jaxlib loads.
+        quiet_libraries(verbose=getattr(args, "verbose", False))
     if isinstance(args, ListArgs):
         return _list()
     if isinstance(args, FetchArgs):

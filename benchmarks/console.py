@@ -33,6 +33,9 @@ def quiet_libraries(verbose: bool = False) -> None:
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", XLA_LOG_LEVEL)
+    # Deprecation notices from third-party packages are for their maintainers, not for a benchmark's user.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
     # Importing mujoco.mjx here, with stdout captured, uses up its one-time warp import message.
     with contextlib.redirect_stdout(io.StringIO()):
         try:
@@ -41,6 +44,3 @@ def quiet_libraries(verbose: bool = False) -> None:
             pass
     # JAX's own Python loggers: keep errors, drop notices such as cache misses or platform fallbacks.
     logging.getLogger("jax").setLevel(logging.ERROR)
-    # Deprecation notices from third-party packages are for their maintainers, not for a benchmark's user.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)

@@ -60,6 +60,8 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
         raise ValueError("no seeds to run")
     if request.record_every < 0:
         raise ValueError(f"--record-every must be >= 0, got {request.record_every}")
+    if request.num_envs is not None and request.num_envs < 1:
+        raise ValueError(f"--num-envs must be at least 1, got {request.num_envs}")
     check_targets(request.settings, methods)
 
     character = load_character_model("humanoid3d")
