@@ -15,6 +15,7 @@ are kept, interrupted ones continue from their last checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Union
@@ -50,9 +51,7 @@ class RunArgs:
     num_seeds: int | None = None
     """Run seeds 0 .. N-1 (instead of --seeds)."""
     tier: Annotated[str | None, tyro.conf.arg(metavar=_choices(TIERS))] = None
-    """Budget tier: `demo` (the main job, about 5 minutes on 2 CPU cores), `smoke` (seconds, for CI), `quick`
-    (2 minutes per run on CPU), `paper` (DiffMimic's settings, for a GPU). Default: `demo` for the smoke suite,
-    else `quick`."""
+    """Budget tier (default: `demo`, the 5-minute main job, for the smoke suite, else `quick`); see `list`."""
     backend: Annotated[str, tyro.conf.arg(metavar=_choices(BACKEND_CHOICES))] = "spring"
     """Brax physics backend."""
     data_dir: str | None = None
@@ -64,8 +63,7 @@ class RunArgs:
     report: bool = True
     """Build OUT/report after the runs."""
     record_every: int = 0
-    """Besides the final policy's episode (always saved), save the evaluation episode at every Nth evaluation to
-    RUN/rollouts/samples_<k>.npz for `view` (each costs one extra compile of a few seconds)."""
+    """Also save the episode of every Nth evaluation to RUN/rollouts/samples_<k>.npz for `view` (one extra compile)."""
     max_samples: int | None = None
     """Override the tier: training samples per run."""
     max_train_minutes: float | None = None
@@ -77,8 +75,7 @@ class RunArgs:
     num_envs: int | None = None
     """Override every method's `num_envs` (parallel environments per update)."""
     set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction, tyro.conf.arg(metavar="METHOD.FIELD=VALUE")] = ()
-    """Set a method config field, e.g. `--set diffmimic.learning_rate=1e-4` (METHOD: a method or its family;
-    `diffmimic` covers its ablations); repeat for more. Checked against the config's fields and types."""
+    """Set a method's config field, e.g. `diffmimic.learning_rate=1e-4` (`diffmimic`: and its ablations); repeatable."""
     verbose: bool = False
     """Show JAX/XLA log output and library import messages (hidden by default)."""
 
@@ -220,7 +217,8 @@ def run_one(spec, out: Path, *, resume: bool, label: str) -> dict:
                              if by_time else None))
         bar = bars[0]
         bar.update((progress.train_seconds if by_time else progress.samples) - bar.n)
-        pose = "-" if progress.pose_error is None or progress.pose_error != progress.pose_error else f"{progress.pose_error:.3f} m"
+        pose = progress.pose_error
+        pose = "-" if pose is None or math.isnan(pose) else f"{pose:.3f} m"  # NaN: no evaluation yet after a resume
         bar.set_postfix_str(f"{progress.samples:,} samples, pose error {pose}")
 
     summary = harness.run(spec, out, resume=resume, report=report)
@@ -236,10 +234,11 @@ def run_one(spec, out: Path, *, resume: bool, label: str) -> dict:
 
 def run_plan(plan, out: Path, *, resume: bool) -> list[dict]:
     """The per-run loop: each run in turn, in this process."""
-    return [
-        run_one(spec, out, resume=resume, label=f"[{index}/{len(plan)}] {spec.clip.label}/{spec.method}/seed {spec.seed}")
-        for index, spec in enumerate(plan, 1)
-    ]
+    summaries = []
+    for index, spec in enumerate(plan, 1):
+        label = f"[{index}/{len(plan)}] {spec.clip.label}/{spec.method}/seed {spec.seed}"
+        summaries.append(run_one(spec, out, resume=resume, label=label))
+    return summaries
 
 
 def _describe(plan, args: RunArgs) -> str:
