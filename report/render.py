@@ -6,9 +6,9 @@ translucent ghost, each drawn with the character's own shapes (the capsules, box
 ``report/geometry.py``; bones only for a character without one), a floor grid that scrolls with the motion, and
 the pose error of the frame in the corner. Only numpy, matplotlib (Agg) and pillow: the report never imports JAX.
 
-Why not MuJoCo's own renderer: it needs an OpenGL context (EGL or OSMesa system libraries, which a CPU machine or a
-container often lacks) and a full simulator state per frame, while a rollout stores body transforms only; the
-shapes drawn here are the MJCF's own, so the two would show the same character.
+MuJoCo's own renderer (headless through EGL or OSMesa) was considered and not built: it needs an OpenGL context
+that CI containers and CPU machines often lack, so this drawing would remain as the fallback anyway, and it
+already shows the MJCF's own shapes.
 """
 
 from __future__ import annotations
