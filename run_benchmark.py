@@ -219,7 +219,7 @@ def run_one(spec, out: Path, *, resume: bool, label: str) -> dict:
         bar.update((progress.train_seconds if by_time else progress.samples) - bar.n)
         pose = progress.pose_error
         pose = "-" if pose is None or math.isnan(pose) else f"{pose:.3f} m"  # NaN: no evaluation yet after a resume
-        bar.set_postfix_str(f"{progress.samples:,} samples, pose error {pose}")
+        bar.set_postfix_str((f"{progress.samples:,} samples, " if by_time else "") + f"pose error {pose}")
 
     summary = harness.run(spec, out, resume=resume, report=report)
     for bar in bars:
