@@ -1,42 +1,59 @@
 """MimicBench: run a suite of motion-mimicking benchmarks and write a paper-style report.
 
-    python run_benchmark.py --suite smoke                              # embedded clip, no download, ~2 minutes
+    python run_benchmark.py                                            # the main job: diffmimic vs ppo, ~5 minutes
     python run_benchmark.py --suite deepmimic --methods diffmimic,ppo  # the 12 DeepMimic clips (needs the data)
     python run_benchmark.py list                                       # suites, methods, tiers, clips
     python run_benchmark.py fetch                                      # download DeepMimic's clips (sha256-checked)
     python run_benchmark.py view results/smoke/synthetic/diffmimic/seed_0   # watch a run's policy against the clip
-    python -m report results/                                          # rebuild the report without training
+    python run_benchmark.py report results                             # rebuild the report without training
 
-Every (clip, method, seed) run is recorded under ``--out`` as it trains; rerunning the same command resumes:
-finished runs are kept, interrupted ones continue from their last checkpoint.
+`run` is the default subcommand: options without a subcommand are the run's (`run --help` lists them). Every
+(clip, method, seed) run is recorded under --out as it trains; rerunning the same command resumes: finished runs
+are kept, interrupted ones continue from their last checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from pathlib import Path
+from typing import Annotated, Union
 
 import tyro
 
+from benchmarks.console import quiet_libraries
+from benchmarks.overrides import OverrideError, parse_seeds, parse_set
+from benchmarks.tiers import TIERS
+
+SUBCOMMANDS = ("run", "list", "fetch", "view", "report")
+# Shown as the choices in --help without importing JAX; tests/test_cli.py checks them against the registries.
+SUITE_CHOICES = ("smoke", "deepmimic")
+BACKEND_CHOICES = ("spring", "positional", "generalized", "mjx")
+
+
+def _choices(names) -> str:
+    return "{" + ",".join(names) + "}"
+
 
 @dataclasses.dataclass
-class BenchmarkArgs:
-    """Run every clip of a suite with every method and seed, then write the report."""
+class RunArgs:
+    """Run every clip of a suite with every method and seed, then write the report (the default subcommand)."""
 
-    suite: str = "smoke"
-    """Suite to run: `smoke` (the embedded synthetic clip) or `deepmimic` (12 DeepMimic clips); see `list`."""
+    suite: Annotated[str, tyro.conf.arg(metavar=_choices(SUITE_CHOICES))] = "smoke"
+    """`smoke`: the embedded synthetic clip (no download); `deepmimic`: DeepMimic's 12 clips (see `list`)."""
     methods: str = "diffmimic,ppo"
     """Comma-separated method names (built-in or plugin); see `list`."""
     clips: str | None = None
     """Comma-separated clip names of the suite, or DeepMimic-format motion files (default: the whole suite)."""
-    seeds: str = "1"
-    """A count (`3` = seeds 0, 1, 2) or a comma-separated list of seeds (`0,5`)."""
-    tier: str | None = None
-    """Budget tier: `smoke` (seconds), `quick` (minutes per run on CPU), `paper` (DiffMimic's settings, for a GPU).
-    Default: `smoke` for the smoke suite, else `quick`."""
-    backend: str = "spring"
-    """Brax physics backend: spring, positional, generalized or mjx."""
+    seeds: str | None = None
+    """Comma-separated seeds: `0` is seed 0, `0,1,2` three seeds (default: seed 0)."""
+    num_seeds: int | None = None
+    """Run seeds 0 .. N-1 (instead of --seeds)."""
+    tier: Annotated[str | None, tyro.conf.arg(metavar=_choices(TIERS))] = None
+    """Budget tier (default: `demo`, the 5-minute main job, for the smoke suite, else `quick`); see `list`."""
+    backend: Annotated[str, tyro.conf.arg(metavar=_choices(BACKEND_CHOICES))] = "spring"
+    """Brax physics backend."""
     data_dir: str | None = None
     """DeepMimic data folder (default: $MIMICBENCH_DATA, else the cache filled by `fetch`)."""
     out: Path = Path("results")
@@ -46,13 +63,85 @@ class BenchmarkArgs:
     report: bool = True
     """Build OUT/report after the runs."""
     record_every: int = 0
-    """Besides the final policy's episode (always saved), save the evaluation episode at every Nth evaluation to
-    RUN/rollouts/samples_<k>.npz for `view` (each costs one extra compile of a few seconds)."""
+    """Also save the episode of every Nth evaluation to RUN/rollouts/samples_<k>.npz for `view` (one extra compile)."""
+    max_samples: int | None = None
+    """Override the tier: training samples per run."""
+    max_train_minutes: float | None = None
+    """Override the tier: train minutes per run (compile and evaluation time not counted)."""
+    eval_every_samples: int | None = None
+    """Override the tier: evaluate every this many samples."""
+    eval_frames: int | None = None
+    """Override the tier: evaluation episode length in control steps (default: one cycle of the clip)."""
+    num_envs: int | None = None
+    """Override every method's `num_envs` (parallel environments per update)."""
+    set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction, tyro.conf.arg(metavar="METHOD.FIELD=VALUE")] = ()
+    """Set a method's config field, e.g. `diffmimic.learning_rate=1e-4` (`diffmimic`: and its ablations); repeatable."""
+    verbose: bool = False
+    """Show JAX/XLA log output and library import messages (hidden by default)."""
+
+
+@dataclasses.dataclass
+class ListArgs:
+    """List the suites, methods, tiers and clips."""
+
+    verbose: bool = False
+    """Show JAX/XLA log output and library import messages."""
+
+
+@dataclasses.dataclass
+class FetchArgs:
+    """Download DeepMimic's character and clips from its pinned commit, each checked against its sha256."""
+
+    dest: str | None = None
+    """Target folder (default: ~/.cache/mimicbench/deepmimic, or under $XDG_CACHE_HOME)."""
+    force: bool = False
+    """Download files that are already present again."""
+
+
+@dataclasses.dataclass
+class ViewArgs:
+    """Write (and optionally open) an HTML page that plays a run's recorded evaluation episode: the policy's
+    character against the reference motion, drawn with the character's own shapes, and the pose error per frame."""
+
+    rollout: Annotated[tyro.conf.Positional[Path], tyro.conf.arg(metavar="RUN_DIR_OR_ROLLOUT")]
+    """A run directory (OUT/<suite>/<clip>/<method>/seed_<k>) or a rollout .npz file."""
+    out: Path | None = None
+    """HTML file to write (default: viewer.html next to the rollout)."""
+    open: bool = False
+    """Open the page in the default web browser."""
+
+
+@dataclasses.dataclass
+class ReportArgs:
+    """Build REPORT.md and report.html from the finished runs under RESULTS (no training, no JAX)."""
+
+    results: Annotated[tyro.conf.Positional[Path], tyro.conf.arg(metavar="RESULTS")] = Path("results")
+    """The results folder of `run` (its --out)."""
+    out: Path | None = None
+    """Where to write the report (default: RESULTS/report)."""
+
+
+Command = Union[
+    Annotated[RunArgs, tyro.conf.subcommand("run")],
+    Annotated[ListArgs, tyro.conf.subcommand("list")],
+    Annotated[FetchArgs, tyro.conf.subcommand("fetch")],
+    Annotated[ViewArgs, tyro.conf.subcommand("view")],
+    Annotated[ReportArgs, tyro.conf.subcommand("report")],
+]
+
+
+def parse(argv: list[str]):
+    """The subcommand's arguments; options without a subcommand are the run's (the documented bare command)."""
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]
+    return tyro.cli(Command, args=argv, prog="run_benchmark.py", description=__doc__)
+
+
+# -------------------------------------------------------------------------------------------------- list
 
 
 def _list() -> int:
     from benchmarks.suites import SUITES
-    from benchmarks.tiers import TIERS
     from envs.data import MOTION_NAMES
     from methods import get_method, list_methods
 
@@ -73,39 +162,28 @@ def _list() -> int:
     return 0
 
 
-def _fetch(argv: list[str]) -> int:
-    from envs.data import main as data_main
-
-    return data_main(["fetch", *argv])
+# --------------------------------------------------------------------------------------------------- run
 
 
-def _plan(args: BenchmarkArgs):
-    """Every run of the command, validated before anything compiles."""
-    from benchmarks.harness import RunSpec, seeds_from
-    from benchmarks.suites import resolve_suite
-    from benchmarks.tiers import get_tier
-    from envs import BACKENDS
-    from envs.reference import resolve_clip_path
-    from methods import check_compatible, get_method
+def make_plan(args: RunArgs):
+    """Every run of the command, validated as a whole before anything compiles."""
+    from benchmarks.plan import PlanRequest, default_tier, make_plan as plan_runs
 
-    if args.backend not in BACKENDS:
-        raise ValueError(f"unknown backend '{args.backend}': valid backends are {', '.join(BACKENDS)}")
-    tier = get_tier(args.tier or ("smoke" if args.suite == "smoke" else "quick"))
-    clips = resolve_suite(args.suite, [c.strip() for c in args.clips.split(",")] if args.clips else None)
-    methods = [name.strip() for name in args.methods.split(",") if name.strip()]
-    if not methods:
-        raise ValueError("--methods is empty")
-    for name in methods:
-        check_compatible(get_method(name), args.backend)
-    for spec in clips:
-        resolve_clip_path(spec.clip, args.data_dir)  # a missing file or unknown clip fails here, not mid-suite
-    seeds = seeds_from(args.seeds)
-    return [
-        RunSpec(args.suite, spec, method, seed, tier, args.backend, args.data_dir, args.record_every)
-        for spec in clips
-        for method in methods
-        for seed in seeds
-    ]
+    request = PlanRequest(
+        suite=args.suite,
+        methods=[name.strip() for name in args.methods.split(",") if name.strip()],
+        seeds=parse_seeds(args.seeds, args.num_seeds),
+        tier=args.tier or default_tier(args.suite),
+        backend=args.backend,
+        clips=[clip.strip() for clip in args.clips.split(",") if clip.strip()] if args.clips else None,
+        data_dir=args.data_dir,
+        record_every=args.record_every,
+        budgets=dict(max_samples=args.max_samples, max_train_minutes=args.max_train_minutes,
+                     eval_every_samples=args.eval_every_samples, eval_frames=args.eval_frames),
+        num_envs=args.num_envs,
+        settings=parse_set(args.set),
+    )
+    return plan_runs(request)
 
 
 def _enable_compilation_cache() -> None:
@@ -119,38 +197,70 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 5.0)
 
 
-def _run(args: BenchmarkArgs) -> int:
+def _metres(value: float | None) -> str:
+    """A pose error for the console; '-' when not measured (no evaluation yet after a resume, or a clip that does not loop)."""
+    return "-" if value is None or math.isnan(value) else f"{value:.3f} m"
+
+
+def run_one(spec, out: Path, *, resume: bool, label: str) -> dict:
+    """One (clip, method, seed) run with a progress bar; returns its summary."""
     from tqdm import tqdm
 
     from benchmarks import harness
 
-    _enable_compilation_cache()
+    print(f"{label}: compiling...", file=sys.stderr, flush=True)
+    bars = []
 
-    plan = _plan(args)
-    print(f"{len(plan)} runs: suite={args.suite} tier={plan[0].tier.name} backend={args.backend} out={args.out}")
+    by_time = spec.tier.max_train_seconds is not None  # the bar shows whichever budget the tier is sized by
+
+    def report(progress: harness.Progress) -> None:
+        if not bars:  # created after compilation, so its rate and ETA count training only
+            total = spec.tier.max_train_seconds if by_time else spec.tier.max_samples
+            unit = "s" if by_time else "samples"
+            bars.append(tqdm(total=total, desc=label, unit=unit, unit_scale=not by_time, leave=False,
+                             bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s train [{elapsed}<{remaining}{postfix}]"
+                             if by_time else None))
+        bar = bars[0]
+        bar.update((progress.train_seconds if by_time else progress.samples) - bar.n)
+        bar.set_postfix_str((f"{progress.samples:,} samples, " if by_time else "")
+                            + f"pose error {_metres(progress.pose_error_20s)} (20 s), {_metres(progress.pose_error_cycle)} (cycle)")
+
+    summary = harness.run(spec, out, resume=resume, report=report)
+    for bar in bars:
+        bar.close()
+    print(
+        f"{label}: {summary['status']}, pose error {_metres(summary['final_pose_error_20s'])} (20 s), "
+        f"{_metres(summary['final_pose_error_cycle'])} (cycle) after "
+        f"{summary['total_samples']:,} samples, train {summary['train_seconds']:.1f}s, "
+        f"compile {summary['compile_seconds']:.1f}s, eval {summary['eval_seconds']:.1f}s"
+    )
+    return summary
+
+
+def run_plan(plan, out: Path, *, resume: bool) -> list[dict]:
+    """The per-run loop: each run in turn, in this process."""
+    summaries = []
     for index, spec in enumerate(plan, 1):
         label = f"[{index}/{len(plan)}] {spec.clip.label}/{spec.method}/seed {spec.seed}"
-        print(f"{label}: compiling...", file=sys.stderr, flush=True)
-        bars = []
+        summaries.append(run_one(spec, out, resume=resume, label=label))
+    return summaries
 
-        def report(progress: harness.Progress) -> None:
-            if not bars:  # created after compilation, so its rate and ETA count training only
-                bars.append(tqdm(total=spec.tier.max_samples, desc=label, unit="samples", unit_scale=True, leave=False))
-            bar = bars[0]
-            bar.update(progress.samples - bar.n)
-            if progress.pose_error_cycle is not None:
-                bar.set_postfix(pose_20s=f"{progress.pose_error_20s:.3f} m", pose_cycle=f"{progress.pose_error_cycle:.3f} m",
-                                train=f"{progress.train_seconds:.0f}s")
 
-        summary = harness.run(spec, args.out, resume=args.resume, report=report)
-        for bar in bars:
-            bar.close()
-        print(
-            f"{label}: {summary['status']}, pose error {summary['final_pose_error_20s']:.3f} m (20 s), "
-            f"{summary['final_pose_error_cycle']:.3f} m (cycle) after "
-            f"{summary['total_samples']:,} samples, train {summary['train_seconds']:.1f}s, "
-            f"compile {summary['compile_seconds']:.1f}s, eval {summary['eval_seconds']:.1f}s"
-        )
+def _describe(plan, args: RunArgs) -> str:
+    tier = plan[0].tier
+    budget = f"{tier.max_samples:,} samples" + (
+        f" or {tier.max_train_seconds:.0f} s of training" if tier.max_train_seconds is not None else "")
+    settings = sorted({f"{spec.method}.{name}={value}" for spec in plan for name, value in spec.config_overrides})
+    return (f"{len(plan)} runs: suite={args.suite} tier={tier.name} ({budget} per run, evaluation every "
+            f"{tier.eval_every_samples:,} samples) backend={args.backend} out={args.out}"
+            + (f"\nsettings: {', '.join(settings)}" if settings else ""))
+
+
+def _run(args: RunArgs) -> int:
+    plan = make_plan(args)
+    _enable_compilation_cache()
+    print(_describe(plan, args), flush=True)
+    run_plan(plan, args.out, resume=args.resume)
     if args.report:
         from report.build import build_report
 
@@ -159,17 +269,11 @@ def _run(args: BenchmarkArgs) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["list"]:
-        return _list()
-    if argv[:1] == ["fetch"]:
-        return _fetch(argv[1:])
-    if argv[:1] == ["view"]:
-        from report.viewer import main as view_main
+# ------------------------------------------------------------------------------------------------- main
 
-        return view_main(argv[1:])
-    args = tyro.cli(BenchmarkArgs, args=argv, description=__doc__)
+
+def _errors() -> tuple[type[BaseException], ...]:
+    """Bad input of any layer: reported as one line, exit code 2."""
     from benchmarks.suites import UnknownSuiteError
     from benchmarks.tiers import UnknownTierError
     from envs.character import CharacterError
@@ -177,9 +281,39 @@ def main(argv: list[str] | None = None) -> int:
     from envs.motion import MotionError
     from methods import IncompatibleMethodError, UnknownMethodError
 
+    return (UnknownSuiteError, UnknownTierError, UnknownMethodError, IncompatibleMethodError, DataError,
+            MotionError, CharacterError, OverrideError, ValueError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(list(sys.argv[1:] if argv is None else argv))
+    if isinstance(args, (RunArgs, ListArgs, FetchArgs)):  # those import JAX (view and report never do)
+        # Before anything imports JAX: XLA reads its log level once, when jaxlib loads.
+        quiet_libraries(verbose=getattr(args, "verbose", False))
+    if isinstance(args, ListArgs):
+        return _list()
+    if isinstance(args, FetchArgs):
+        from envs.data import main as data_main
+
+        return data_main(["fetch", *(["--dest", args.dest] if args.dest else []), *(["--force"] if args.force else [])])
+    if isinstance(args, ViewArgs):
+        from report.viewer import main as view_main
+
+        return view_main([str(args.rollout), *(["--out", str(args.out)] if args.out else []),
+                          *(["--open"] if args.open else [])])
+    if isinstance(args, ReportArgs):
+        from report.build import NoRunsError, build_report
+
+        try:
+            paths = build_report(args.results, args.out)
+        except (NoRunsError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"report: {paths.markdown} and {paths.html}")
+        return 0
     try:
         return _run(args)
-    except (UnknownSuiteError, UnknownTierError, UnknownMethodError, IncompatibleMethodError, DataError, MotionError, CharacterError, ValueError) as err:
+    except _errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -48,6 +48,8 @@ class RunSpec:
     data_dir: str | None = None
     record_every: int = 0
     """Also save the evaluation episode at every Nth evaluation (0: only the final policy's)."""
+    config_overrides: tuple[tuple[str, Any], ...] = ()
+    """Method config fields set on the command line, (field, value) pairs; applied after the tier's and the clip's."""
 
     @property
     def key(self) -> store.RunKey:
@@ -67,17 +69,25 @@ class Progress:
     """...and over the long horizon (NaN where the clip does not loop)."""
 
 
-def build(spec: RunSpec):
-    """Method, its config, and the training environment for ``spec``; refuses invalid pairs before compiling."""
+def method_config(spec: RunSpec):
+    """The method, its config (tier, then clip, then command-line settings) and its environment config; no
+    compile, so that the CLI can check a whole plan with it before the first run starts."""
     method = get_method(spec.method)
     fields = {field.name for field in dataclasses.fields(method.config_cls)}
     overrides = spec.tier.method_overrides(spec.method, fields)
     if "replay_threshold" in fields:
         overrides["replay_threshold"] = spec.clip.replay_threshold
+    overrides.update(spec.config_overrides)
     config = method.config_cls(**overrides)
     base = envs.MimicConfig(backend=spec.backend, replay_threshold=spec.clip.replay_threshold)
     env_config = method.env_config(config, base)
     check_compatible(method, env_config.backend)
+    return method, config, env_config
+
+
+def build(spec: RunSpec):
+    """Method, its config, and the training environment for ``spec``; refuses invalid pairs before compiling."""
+    method, config, env_config = method_config(spec)
     env = envs.make_env(spec.clip.clip, env_config, data_dir=spec.data_dir)
     return method, config, env
 
@@ -107,6 +117,7 @@ def _manifest(spec: RunSpec, method, config, env, eval_env, horizons) -> dict:
                            "policy": "deterministic", "episodes": 1},
             "tier": dataclasses.asdict(spec.tier),
             "clip_file": str(spec.clip.clip),
+            "command_line": dict(spec.config_overrides),  # config fields set with --set / --num-envs
         },
         "tier": spec.tier.name,
         "backend": spec.backend,
@@ -210,12 +221,3 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
     summary = writer.finish(status, reason=reason, iterations=counters["iteration"])
     (key.dir(out) / CHECKPOINT_FILE).unlink(missing_ok=True)
     return summary
-
-
-def seeds_from(spec: str) -> list[int]:
-    """``"0,1,2"`` or ``"3"`` (that many seeds from 0) -> list of seeds."""
-    if "," in spec:
-        return [int(s) for s in spec.split(",") if s.strip()]
-    return list(range(int(spec)))
-
-

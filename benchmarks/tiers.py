@@ -37,6 +37,28 @@ class Tier:
 
 
 TIERS: dict[str, Tier] = {
+    # The README's first command: long enough on the embedded clip for DiffMimic and PPO to separate, with the
+    # clip's whole 2-second cycle evaluated (an untrained policy scores about 0.38 m there, well above the 0.15 m
+    # bar; the smoke tier's 16-frame episode starts below it). Both methods get the same number of samples, so the
+    # answer does not depend on how busy the machine is; the report gives the wall-clock beside it. Sized from
+    # measured rates on 2 idle CPU cores (methods.learning_check, tests/test_methods.py): diffmimic with 16 envs x
+    # 32 steps takes about 0.9 s per update and went 0.376 -> 0.046 m in 100 updates (51k samples); ppo with
+    # 32 x 32 about 1.6 s per update, 0.375 -> 0.19 m in 150 updates (154k samples). 61,440 samples are 120
+    # diffmimic updates (~110 s) and 60 ppo updates (~100 s): with compilation about 5 minutes in all.
+    # Long evaluation horizon for the coordinator (engineer evalrep's tier field): 600 steps, as the other tiers.
+    "demo": Tier(
+        name="demo",
+        description="about 5 minutes in all on 2 idle CPU cores: DiffMimic vs PPO on the embedded clip (the main job)",
+        max_samples=16 * 32 * 120,
+        max_train_seconds=None,
+        eval_every_samples=4096,
+        eval_frames=None,
+        overrides={
+            "*": {},
+            "diffmimic": {"num_envs": 16, "rollout_length": 32, "num_iterations": 120},
+            "ppo": {"num_envs": 32, "unroll_length": 32, "minibatch_size": 256},
+        },
+    ),
     "smoke": Tier(
         name="smoke",
         description="seconds of training per run: proves the pipeline end to end (CI)",

@@ -20,7 +20,7 @@ from report.render import render_gif
 from report.tables import sort_methods
 from report.viewer import write_viewer
 
-RENDER_VERSION = "1"  # bump when render_gif's pictures change, so cached GIFs are redrawn
+RENDER_VERSION = "2"  # bump when render_gif's pictures change, so cached GIFs are redrawn
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,14 @@
 """Headless pictures of a rollout for the report: an animated GIF and a still strip, policy against reference.
 
 Both use one fixed three-quarter side view (orthographic, the same default direction as the HTML viewer) that
-follows the midpoint of the two roots (smoothed over a second): the simulated character solid, the reference as a translucent ghost, a
-floor grid that scrolls with the motion, and the pose error of the frame in the corner. Only numpy, matplotlib
-(Agg) and pillow: the report never imports JAX.
+follows the midpoint of the two roots (smoothed over a second): the simulated character solid, the reference as a
+translucent ghost, each drawn with the character's own shapes (the capsules, boxes and spheres of its MJCF, see
+``report/geometry.py``; bones only for a character without one), a floor grid that scrolls with the motion, and
+the pose error of the frame in the corner. Only numpy, matplotlib (Agg) and pillow: the report never imports JAX.
+
+MuJoCo's own renderer (headless through EGL or OSMesa) was considered and not built: it needs an OpenGL context
+that CI containers and CPU machines often lack, so this drawing would remain as the fallback anyway, and it
+already shows the MJCF's own shapes.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks.results_store import write_bytes_atomic  # noqa: E402
+from report.geometry import BOX_FACES, box_corners, character_geoms, place  # noqa: E402
 from report.tables import QUALITY_BAR  # noqa: E402
 from report.viewer import HEAD_BODY, HEAD_OFFSET, HEAD_RADIUS, camera_track  # noqa: E402
 
@@ -32,6 +38,7 @@ SIM_COLOURS = {"right": "#1e3a8a", "left": "#3b82f6", "centre": "#1d4ed8", "join
 REF_COLOURS = {"right": "#c2410c", "left": "#fb923c", "centre": "#f97316", "joint": "#7c2d12"}
 GHOST_ALPHA = 0.45
 BACKGROUND = "#eef2f6"
+LIGHT = np.array([0.45, -0.35, 0.82]) / np.linalg.norm([0.45, -0.35, 0.82])
 
 
 def _camera_basis(yaw: float = VIEW_YAW, pitch: float = VIEW_PITCH) -> np.ndarray:
@@ -52,26 +59,86 @@ def _side(name: str) -> str:
     return "left" if name.startswith("left") else "right" if name.startswith("right") else "centre"
 
 
+def _circle(centre: np.ndarray, radius: float, points: int = 18) -> np.ndarray:
+    angles = np.linspace(0.0, 2 * np.pi, points, endpoint=False)
+    return centre + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def _stadium(a: np.ndarray, b: np.ndarray, radius: float, points: int = 9) -> np.ndarray:
+    """Outline of a capsule seen from the side (orthographic): two half circles joined by straight sides."""
+    direction = b - a
+    if np.hypot(*direction) < 1e-9:
+        return _circle(a, radius, 2 * points)
+    angle = math.atan2(direction[1], direction[0])
+    around_b = angle + np.linspace(-np.pi / 2, np.pi / 2, points)
+    around_a = angle + np.linspace(np.pi / 2, 3 * np.pi / 2, points)
+    arc = lambda centre, angles: centre + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)  # noqa: E731
+    return np.concatenate([arc(b, around_b), arc(a, around_a)])
+
+
+def _shaded(colour: str, factor: float, alpha: float) -> tuple[float, float, float, float]:
+    rgb = np.clip(np.asarray(matplotlib.colors.to_rgb(colour)) * factor, 0.0, 1.0)
+    return (*rgb, alpha)
+
+
 class _Character:
-    """The artists of one character on an axes: bones (depth-sorted each frame), joints and head."""
+    """The artists of one character on an axes: its MJCF's shapes as depth-sorted polygons (or, for a character
+    without one, bones, joints and a head)."""
 
     def __init__(self, axes, rollout: Mapping[str, np.ndarray], kind: str, colours: dict, alpha: float, zorder: int):
         self.pos = np.asarray(rollout[f"{kind}_pos"], dtype=np.float64)
         self.rot = np.asarray(rollout[f"{kind}_rot"], dtype=np.float64)
         names = [str(name) for name in rollout["body_names"]]
+        self.colours, self.alpha = colours, alpha
+        self.side = [_side(name) for name in names]
+        self.geoms = character_geoms(names)
         self.parent = np.asarray(rollout["body_parent"], dtype=int)
         self.children = np.flatnonzero(self.parent >= 0)
-        self.bone_colours = np.array([matplotlib.colors.to_rgba(colours[_side(names[i])]) for i in self.children])
+        self.bone_colours = np.array([matplotlib.colors.to_rgba(colours[self.side[i]]) for i in self.children])
         self.head = names.index(HEAD_BODY) if HEAD_BODY in names else -1
+        self.shapes = PolyCollection([], linewidths=0.6, alpha=None, zorder=zorder)
         self.bones = LineCollection([], linewidths=4.0, capstyle="round", alpha=alpha, zorder=zorder)
         self.joints = axes.scatter([], [], s=9, color=colours["joint"], alpha=alpha, zorder=zorder + 0.1, linewidths=0)
         self.head_patch = Circle((0, 0), HEAD_RADIUS, facecolor=colours["centre"], edgecolor=colours["joint"],
-                                 linewidth=1.0, alpha=alpha, zorder=zorder + 0.2, visible=self.head >= 0)
+                                 linewidth=1.0, alpha=alpha, zorder=zorder + 0.2,
+                                 visible=self.head >= 0 and not self.geoms)
+        axes.add_collection(self.shapes)
         axes.add_collection(self.bones)
         axes.add_patch(self.head_patch)
 
+    def _polygons(self, t: int, basis: np.ndarray, target: np.ndarray):
+        """(outline [n, 2], depth, face colour) of every visible surface at frame ``t``."""
+        project = lambda world: (np.asarray(world) - target) @ basis.T  # noqa: E731  (right, up, depth)
+        out = []
+        for body, geom in self.geoms:
+            colour = self.colours[self.side[body]]
+            placed = place(geom, self.pos[t, body], self.rot[t, body])
+            if geom.shape == "sphere":
+                centre = project(placed["centre"])
+                out.append((_circle(centre[:2], geom.radius), centre[2], _shaded(colour, 1.15, self.alpha)))
+            elif geom.shape == "capsule":
+                a, b = project(placed["start"]), project(placed["end"])
+                out.append((_stadium(a[:2], b[:2], geom.radius), 0.5 * (a[2] + b[2]), _shaded(colour, 1.0, self.alpha)))
+            else:
+                corners = box_corners(placed["centre"], placed["axes"], geom.half_sizes)
+                seen = project(corners)
+                for face, axis, sign in BOX_FACES:
+                    normal = sign * placed["axes"][axis]
+                    if normal @ basis[2] >= 0:  # facing away from the camera (depth grows away from it)
+                        continue
+                    brightness = 0.7 + 0.45 * max(0.0, float(normal @ LIGHT))
+                    out.append((seen[list(face), :2], float(seen[list(face), 2].mean()),
+                                _shaded(colour, brightness, self.alpha)))
+        return out
+
     def update(self, t: int, basis: np.ndarray, target: np.ndarray) -> None:
         view = (self.pos[t] - target) @ basis.T  # [B, (right, up, depth)]
+        if self.geoms:
+            polygons = sorted(self._polygons(t, basis, target), key=lambda item: -item[1])  # far first
+            self.shapes.set_verts([outline for outline, _, _ in polygons])
+            self.shapes.set_facecolor([colour for _, _, colour in polygons])
+            self.shapes.set_edgecolor(_shaded(self.colours["joint"], 1.0, self.alpha))
+            return
         segments = np.stack([view[self.parent[self.children], :2], view[self.children, :2]], axis=1)
         depth = 0.5 * (view[self.parent[self.children], 2] + view[self.children, 2])
         order = np.argsort(-depth)  # far bones first, so near limbs cover them

@@ -1,8 +1,9 @@
 """An interactive motion viewer: one self-contained HTML page per rollout, policy against reference.
 
-``write_viewer(rollout, path, title)`` embeds the rollout as JSON in a page whose own ~300 lines of canvas-2D code
-draw it: the simulated character solid (bones between each body and its parent, joints as dots, the head as a
-circle), the reference as a translucent ghost (overlaid or side by side), a ground grid, a perspective camera
+``write_viewer(rollout, path, title)`` embeds the rollout as JSON in a page whose own ~350 lines of canvas-2D code
+draw it: the simulated character solid, drawn with its own shapes (the capsules, boxes and spheres of its MJCF,
+read by ``report/geometry.py`` and placed on the recorded body transforms; bones between bodies only for a
+character without an MJCF), the reference as a translucent ghost (overlaid or side by side), a ground grid, a perspective camera
 that follows the two roots and orbits by dragging, play/pause, a scrubbing slider, the frame and time, and the
 pose error per frame as text and as a sparkline with the 0.15 m bar. No network access, no third-party script.
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from benchmarks.results_store import RunKey, write_bytes_atomic
 from benchmarks.rollout_file import RolloutError, load_rollout, mean_pose_error, rollout_path
+from report.geometry import geoms_json
 from report.tables import QUALITY_BAR
 
 VIEWER_FILE = "viewer.html"
@@ -64,6 +66,7 @@ def rollout_json(rollout: Mapping[str, np.ndarray], title: str) -> dict:
         "quality_bar": QUALITY_BAR,
         "head": {"body": names.index(HEAD_BODY) if HEAD_BODY in names else -1,
                  "offset": list(HEAD_OFFSET), "radius": HEAD_RADIUS},
+        "geoms": geoms_json(names),
     }
 
 
@@ -188,6 +191,7 @@ const T = R.sim_pos.length, B = R.body_names.length;
 const view = document.getElementById("view"), ctx = view.getContext("2d");
 const spark = document.getElementById("spark"), sctx = spark.getContext("2d");
 const ghostCanvas = document.createElement("canvas"), gctx = ghostCanvas.getContext("2d");
+const shadowCanvas = document.createElement("canvas"), sctxShadow = shadowCanvas.getContext("2d");
 const hud = document.getElementById("hud"), scrub = document.getElementById("scrub");
 const playButton = document.getElementById("play"), layoutButton = document.getElementById("layout");
 const speedSelect = document.getElementById("speed"), statusLine = document.getElementById("viewer-status");
@@ -257,6 +261,98 @@ function bodies(kind, t, offset) {  // world positions of one character at frame
 }
 
 function characterItems(cam, pos, rot, palette) {
+  const items = R.geoms.length ? geomItems(cam, pos, rot, palette) : boneItems(cam, pos, rot, palette);
+  items.sort((a, b) => b.depth - a.depth);  // far to near
+  return items;
+}
+
+// ----------------------------------------------------------------- the character's own shapes (its MJCF)
+const LIGHT = normalize([0.45, -0.35, 0.82]);
+const BOX_FACES = [[[0, 4, 6, 2], 0, -1], [[1, 3, 7, 5], 0, 1], [[0, 1, 5, 4], 1, -1], [[2, 6, 7, 3], 1, 1],
+                   [[0, 2, 3, 1], 2, -1], [[4, 5, 7, 6], 2, 1]];  // corner indices, outward axis, sign
+
+function shade(hex, k) {  // "#rrggbb" scaled by k (lighter above 1), as an rgb() colour
+  const channel = (i) => Math.max(0, Math.min(255, Math.round(parseInt(hex.slice(i, i + 2), 16) * k)));
+  return "rgb(" + channel(1) + "," + channel(3) + "," + channel(5) + ")";
+}
+
+function placeGeom(geom, pos, rot) {  // body frame -> world, with the body's recorded position and orientation
+  const p = pos[geom.body], q = rot[geom.body];
+  const world = (v) => add(p, rotate(q, v));
+  if (geom.shape === "capsule") return {start: world(geom.start), end: world(geom.end)};
+  if (geom.shape === "sphere") return {centre: world(geom.centre)};
+  return {centre: world(geom.centre), axes: geom.axes.map((axis) => rotate(q, axis))};
+}
+
+function boxCorners(box, halfSizes) {  // index bits (x, y, z) choose the + side of each axis
+  const corners = [];
+  for (let i = 0; i < 8; i++) {
+    let c = box.centre;
+    for (let k = 0; k < 3; k++) c = add(c, scale(box.axes[k], (i >> k & 1 ? 1 : -1) * halfSizes[k]));
+    corners.push(c);
+  }
+  return corners;
+}
+
+function geomItems(cam, pos, rot, palette) {
+  const items = [];
+  for (const geom of R.geoms) {
+    const colour = palette[side(R.body_names[geom.body])], placed = placeGeom(geom, pos, rot);
+    if (geom.shape === "sphere") {
+      const c = toCamera(cam, placed.centre);
+      if (c[2] <= NEAR) continue;
+      items.push({depth: c[2], draw: (g) => {
+        const s = toScreen(cam, c), r = geom.radius * cam.focal / c[2];
+        const light = g.createRadialGradient(s[0] - 0.35 * r, s[1] - 0.35 * r, 0.1 * r, s[0], s[1], r);
+        light.addColorStop(0, shade(colour, 1.45)); light.addColorStop(1, shade(colour, 0.85));
+        g.fillStyle = light; g.strokeStyle = palette.joint; g.lineWidth = 1;
+        g.beginPath(); g.arc(s[0], s[1], r, 0, 2 * Math.PI); g.fill(); g.stroke();
+      }});
+    } else if (geom.shape === "capsule") {
+      const seg = clipSegment(toCamera(cam, placed.start), toCamera(cam, placed.end));
+      if (!seg) continue;
+      const depth = (seg[0][2] + seg[1][2]) / 2;
+      items.push({depth, draw: (g) => {  // a capsule seen from any side: a thick segment with round ends
+        const a = toScreen(cam, seg[0]), b = toScreen(cam, seg[1]), width = 2 * geom.radius * cam.focal / depth;
+        g.lineCap = "round";
+        for (const [style, w] of [[palette.joint, width + 2], [colour, width], [shade(colour, 1.35), 0.35 * width]]) {
+          g.strokeStyle = style; g.lineWidth = Math.max(1, w);
+          g.beginPath(); g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke();
+        }
+      }});
+    } else {
+      const corners = boxCorners(placed, geom.half_sizes);
+      const seen = corners.map((c) => toCamera(cam, c));
+      if (seen.some((c) => c[2] <= NEAR)) continue;
+      for (const [face, axis, sign] of BOX_FACES) {
+        const normal = scale(placed.axes[axis], sign);
+        const centre = scale(face.reduce((sum, i) => add(sum, corners[i]), [0, 0, 0]), 0.25);
+        if (dot(normal, sub(cam.eye, centre)) <= 0) continue;  // facing away
+        const depth = face.reduce((sum, i) => sum + seen[i][2], 0) / 4;
+        const brightness = 0.7 + 0.45 * Math.max(0, dot(normal, LIGHT));
+        items.push({depth, draw: (g) => {
+          g.fillStyle = shade(colour, brightness); g.strokeStyle = palette.joint; g.lineWidth = 1;
+          g.beginPath();
+          face.forEach((i, k) => { const s = toScreen(cam, seen[i]); k ? g.lineTo(s[0], s[1]) : g.moveTo(s[0], s[1]); });
+          g.closePath(); g.fill(); g.stroke();
+        }});
+      }
+    }
+  }
+  return items;
+}
+
+function hull(points) {  // convex hull of 2D points (monotone chain), counter-clockwise
+  const p = points.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const turn = (o, a, b) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  const lower = [], upper = [];
+  for (const q of p) { while (lower.length > 1 && turn(lower[lower.length - 2], lower[lower.length - 1], q) <= 0) lower.pop(); lower.push(q); }
+  for (const q of p.reverse()) { while (upper.length > 1 && turn(upper[upper.length - 2], upper[upper.length - 1], q) <= 0) upper.pop(); upper.push(q); }
+  return lower.slice(0, -1).concat(upper.slice(0, -1));
+}
+
+// ------------------------------------------------------- bones: a character without an MJCF (fallback)
+function boneItems(cam, pos, rot, palette) {
   const items = [];
   for (let i = 0; i < B; i++) {
     const parent = R.body_parent[i];
@@ -286,21 +382,38 @@ function characterItems(cam, pos, rot, palette) {
       g.beginPath(); g.arc(s[0], s[1], radius, 0, 2 * Math.PI); g.fill(); g.stroke();
     }});
   }
-  items.sort((a, b) => b.depth - a.depth);  // far to near
   return items;
 }
 
-function drawShadow(g, cam, pos) {
-  g.strokeStyle = "rgba(15, 23, 42, 0.12)"; g.lineCap = "round";
-  for (let i = 0; i < B; i++) {
-    const parent = R.body_parent[i];
-    if (parent < 0) continue;
-    const seg = clipSegment(toCamera(cam, [pos[parent][0], pos[parent][1], 0]), toCamera(cam, [pos[i][0], pos[i][1], 0]));
-    if (!seg) continue;
-    const a = toScreen(cam, seg[0]), b = toScreen(cam, seg[1]);
-    g.lineWidth = Math.max(1, 2.5 * BONE_RADIUS * cam.focal / ((seg[0][2] + seg[1][2]) / 2));
-    g.beginPath(); g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke();
+function drawShadow(g, cam, pos, rot) {  // each shape dropped straight onto the floor, drawn opaque then laid on
+  const floor = (p) => toCamera(cam, [p[0], p[1], 0]);
+  shadowCanvas.width = view.width; shadowCanvas.height = view.height;
+  const s = sctxShadow;
+  s.fillStyle = s.strokeStyle = "#0f172a"; s.lineCap = "round";
+  const segment = (a, b, radius) => {
+    const seg = clipSegment(floor(a), floor(b));
+    if (!seg) return;
+    const p = toScreen(cam, seg[0]), q = toScreen(cam, seg[1]);
+    s.lineWidth = Math.max(1, 2 * radius * cam.focal / ((seg[0][2] + seg[1][2]) / 2));
+    s.beginPath(); s.moveTo(p[0], p[1]); s.lineTo(q[0], q[1]); s.stroke();
+  };
+  if (!R.geoms.length) {
+    for (let i = 0; i < B; i++) if (R.body_parent[i] >= 0) segment(pos[R.body_parent[i]], pos[i], 1.25 * BONE_RADIUS);
   }
+  for (const geom of R.geoms) {
+    const placed = placeGeom(geom, pos, rot);
+    if (geom.shape === "capsule") segment(placed.start, placed.end, geom.radius);
+    else if (geom.shape === "sphere") segment(placed.centre, placed.centre, geom.radius);
+    else {
+      const outline = hull(boxCorners(placed, geom.half_sizes).map((c) => [c[0], c[1]]));
+      const seen = outline.map((c) => floor([c[0], c[1], 0]));
+      if (seen.some((c) => c[2] <= NEAR)) continue;
+      s.beginPath();
+      seen.forEach((c, k) => { const p = toScreen(cam, c); k ? s.lineTo(p[0], p[1]) : s.moveTo(p[0], p[1]); });
+      s.closePath(); s.fill();
+    }
+  }
+  g.globalAlpha = 0.12; g.drawImage(shadowCanvas, 0, 0); g.globalAlpha = 1;
 }
 
 function drawGrid(g, cam, target) {
@@ -330,8 +443,8 @@ function draw() {
 
   ctx.fillStyle = "#eef2f6"; ctx.fillRect(0, 0, view.width, view.height);
   drawGrid(ctx, cam, target);
-  drawShadow(ctx, cam, refPos);
-  drawShadow(ctx, cam, simPos);
+  drawShadow(ctx, cam, refPos, R.ref_rot[t]);
+  drawShadow(ctx, cam, simPos, R.sim_rot[t]);
   // The ghost is drawn opaque off screen and laid on with one alpha, so its own overlaps do not darken.
   gctx.clearRect(0, 0, ghostCanvas.width, ghostCanvas.height);
   for (const item of characterItems(cam, refPos, R.ref_rot[t], REF)) item.draw(gctx);

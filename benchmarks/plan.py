@@ -1,0 +1,96 @@
+"""The plan of a benchmark command: every (clip, method, seed) run, checked as a whole before the first compile.
+
+A suite can run for hours, so everything that can be wrong with a command is found here, in seconds: unknown
+names, settings that do not fit a method's config (field names and types), every clip file read and parsed
+against the character (a malformed file late in a list fails now, with one line naming the file and the problem),
+each method config and environment config built and validated. Checks that only a method's ``init`` makes (e.g.
+PPO's minibatch must divide its batch) still run when that run starts, before its compile: tracing ``init`` here
+needs an environment with its reference motion, which cost more than a minute on the loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import envs
+from benchmarks.harness import RunSpec, method_config
+from benchmarks.overrides import ConfigOverride, check_targets, config_overrides, override_tier
+from benchmarks.suites import resolve_suite
+from benchmarks.tiers import Tier, get_tier
+from envs.model import load_character_model
+from envs.motion import load_motion_file
+from envs.reference import resolve_clip_path
+from methods import check_compatible, get_method
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanRequest:
+    """What the command line asked for, in the domain's terms (parsed, not yet checked)."""
+
+    suite: str
+    methods: Sequence[str]
+    seeds: Sequence[int]
+    tier: str
+    backend: str = "spring"
+    clips: Sequence[str] | None = None
+    data_dir: str | None = None
+    record_every: int = 0
+    budgets: dict = dataclasses.field(default_factory=dict)
+    """Tier budget overrides: max_samples, max_train_minutes, eval_every_samples, eval_frames (None: the tier's)."""
+    num_envs: int | None = None
+    settings: Sequence[ConfigOverride] = ()
+
+
+def default_tier(suite: str) -> str:
+    """The embedded clip's suite gets the main job (``demo``); the others the CPU tier (``quick``)."""
+    return "demo" if suite == "smoke" else "quick"
+
+
+def make_plan(request: PlanRequest) -> list[RunSpec]:
+    """Every run of the request, validated; raises the first problem found (one line naming it)."""
+    if request.backend not in envs.BACKENDS:
+        raise ValueError(f"unknown backend '{request.backend}': valid backends are {', '.join(envs.BACKENDS)}")
+    tier: Tier = override_tier(get_tier(request.tier), **request.budgets)
+    clips = resolve_suite(request.suite, list(request.clips) if request.clips else None)
+    methods = list(dict.fromkeys(request.methods))
+    if not methods:
+        raise ValueError("--methods is empty")
+    if not request.seeds:
+        raise ValueError("no seeds to run")
+    if request.record_every < 0:
+        raise ValueError(f"--record-every must be >= 0, got {request.record_every}")
+    if request.num_envs is not None and request.num_envs < 1:
+        raise ValueError(f"--num-envs must be at least 1, got {request.num_envs}")
+    check_targets(request.settings, methods)
+
+    character = load_character_model("humanoid3d")
+    for spec in clips:  # read and parse every clip now: a bad file fails before anything compiles
+        load_motion_file(resolve_clip_path(spec.clip, request.data_dir), character)
+
+    settings = {}  # method -> its command-line config fields
+    for method_name in methods:
+        method = get_method(method_name)
+        check_compatible(method, request.backend)
+        fields = {field.name for field in dataclasses.fields(method.config_cls)}
+        if request.num_envs is not None and "num_envs" not in fields:
+            raise ValueError(f"--num-envs: {method_name}'s config ({method.config_cls.__name__}) has no field num_envs")
+        values = {"num_envs": request.num_envs} if request.num_envs is not None else {}
+        values.update(config_overrides(method_name, method.config_cls, request.settings))
+        settings[method_name] = tuple(sorted(values.items()))
+        _check_method(RunSpec(request.suite, clips[0], method_name, 0, tier, request.backend, request.data_dir,
+                              config_overrides=settings[method_name]))
+    return [
+        RunSpec(request.suite, clip, method_name, seed, tier, request.backend, request.data_dir, request.record_every,
+                settings[method_name])
+        for clip in clips
+        for method_name in methods
+        for seed in request.seeds
+    ]
+
+
+def _check_method(spec: RunSpec) -> None:
+    """The method's config (built from the tier, the clip and the command line: unknown fields and bad values fail
+    here) and its environment config."""
+    _, _, env_config = method_config(spec)
+    env_config.validate()
