@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Literal
 
 import tyro
 
@@ -48,6 +49,15 @@ class BenchmarkArgs:
     record_every: int = 0
     """Besides the final policy's episode (always saved), save the evaluation episode at every Nth evaluation to
     RUN/rollouts/samples_<k>.npz for `view` (each costs one extra compile of a few seconds)."""
+    executor: Literal["local", "ray"] = "local"
+    """Where runs execute: `local` (one after another in this process) or `ray` (every run a Ray task on a cluster;
+    OUT must be on a filesystem every node can write)."""
+    ray_address: str | None = None
+    """Ray cluster to run on (`HOST:PORT` of `ray start --head`, or `auto`); default: a local Ray instance."""
+    ray_cpus_per_run: float = 1.0
+    """CPU cores each Ray task asks for."""
+    ray_gpus_per_run: float | None = None
+    """GPUs each Ray task asks for (default: 1 if the cluster has GPUs, else 0; a fraction shares a GPU)."""
 
 
 def _list() -> int:
@@ -120,40 +130,22 @@ def _enable_compilation_cache() -> None:
 
 
 def _run(args: BenchmarkArgs) -> int:
-    from tqdm import tqdm
+    from benchmarks.executors import make_executor
 
-    from benchmarks import harness
-
+    executor = make_executor(
+        args.executor, ray_address=args.ray_address, cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run
+    )
     _enable_compilation_cache()
 
     plan = _plan(args)
     print(f"{len(plan)} runs: suite={args.suite} tier={plan[0].tier.name} backend={args.backend} out={args.out}")
-    for index, spec in enumerate(plan, 1):
-        label = f"[{index}/{len(plan)}] {spec.clip.label}/{spec.method}/seed {spec.seed}"
-        print(f"{label}: compiling...", file=sys.stderr, flush=True)
-        bars = []
-
-        def report(progress: harness.Progress) -> None:
-            if not bars:  # created after compilation, so its rate and ETA count training only
-                bars.append(tqdm(total=spec.tier.max_samples, desc=label, unit="samples", unit_scale=True, leave=False))
-            bar = bars[0]
-            bar.update(progress.samples - bar.n)
-            bar.set_postfix(pose_error=f"{progress.pose_error:.3f} m", train=f"{progress.train_seconds:.0f}s")
-
-        summary = harness.run(spec, args.out, resume=args.resume, report=report)
-        for bar in bars:
-            bar.close()
-        print(
-            f"{label}: {summary['status']}, pose error {summary['final_pose_error']:.3f} m after "
-            f"{summary['total_samples']:,} samples, train {summary['train_seconds']:.1f}s, "
-            f"compile {summary['compile_seconds']:.1f}s, eval {summary['eval_seconds']:.1f}s"
-        )
+    result = executor.run(plan, args.out, resume=args.resume)
     if args.report:
         from report.build import build_report
 
         paths = build_report(args.out)
         print(f"report: {paths.markdown} and {paths.html}")
-    return 0
+    return 0 if result.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
