@@ -53,7 +53,8 @@ class BenchmarkArgs:
     """Where runs execute: `local` (one after another in this process) or `ray` (every run a Ray task on a cluster;
     OUT must be on a filesystem every node can write)."""
     ray_address: str | None = None
-    """Ray cluster to run on (`HOST:PORT` of `ray start --head`, or `auto`); default: a local Ray instance."""
+    """Ray cluster to run on (`HOST:PORT` of `ray start --head`); default: the cluster `ray start` runs on this machine
+    (or $RAY_ADDRESS), else a new local Ray instance."""
     ray_cpus_per_run: float = 1.0
     """CPU cores each Ray task asks for."""
     ray_gpus_per_run: float | None = None

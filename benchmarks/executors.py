@@ -197,10 +197,11 @@ def _worker_env(gpus_per_run: float) -> dict[str, str]:
 class RayExecutor:
     """Runs every run of the plan as a Ray task.
 
-    ``address``: a running cluster (``HOST:PORT`` of ``ray start --head``, or ``auto``); None starts a local Ray
-    instance unless this process is already connected to one. ``cpus_per_run`` / ``gpus_per_run``: what each task asks
-    for (``gpus_per_run=None``: one GPU if the cluster has any, else none). ``max_retries``: how often Ray reruns a task
-    whose worker or node died; an exception raised by the run itself is not retried (it would fail again).
+    ``address``: a running cluster (``HOST:PORT`` of ``ray start --head``); None: the one this process is connected
+    to, else Ray's default (``$RAY_ADDRESS``, else a cluster ``ray start`` runs on this machine, else a new local
+    instance). ``cpus_per_run`` / ``gpus_per_run``: what each task asks for (``gpus_per_run=None``: one GPU if the
+    cluster has any, else none). ``max_retries``: how often Ray reruns a task whose worker or node died, or that
+    raised an ``OSError`` (a shared filesystem's hiccup); any other exception fails the run (it would fail again).
     ``on_event``: also called on the driver with every :class:`RunEvent` (for tools and tests).
     """
 
@@ -270,7 +271,7 @@ class RayExecutor:
             num_cpus=self.cpus_per_run,
             num_gpus=gpus,
             max_retries=self.max_retries,
-            retry_exceptions=False,
+            retry_exceptions=[OSError],
             runtime_env={"env_vars": _worker_env(gpus)},
         )
         resolved = {name: methods.get_method(name) for name in {spec.method for spec in todo}}
