@@ -15,10 +15,9 @@ are kept, interrupted ones continue from their last checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 from pathlib import Path
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 import tyro
 
@@ -78,6 +77,16 @@ class RunArgs:
     """Set a method's config field, e.g. `diffmimic.learning_rate=1e-4` (`diffmimic`: and its ablations); repeatable."""
     verbose: bool = False
     """Show JAX/XLA log output and library import messages (hidden by default)."""
+    executor: Literal["local", "ray"] = "local"
+    """Where runs execute: `local` (one after another in this process) or `ray` (every run a Ray task on a cluster;
+    OUT must be on a filesystem every node can write)."""
+    ray_address: str | None = None
+    """Ray cluster to run on (`HOST:PORT` of `ray start --head`); default: the cluster `ray start` runs on this machine
+    (or $RAY_ADDRESS), else a new local Ray instance."""
+    ray_cpus_per_run: float = 1.0
+    """CPU cores each Ray task asks for."""
+    ray_gpus_per_run: float | None = None
+    """GPUs each Ray task asks for (default: 1 if the cluster has GPUs, else 0; a fraction shares a GPU)."""
 
 
 @dataclasses.dataclass
@@ -186,66 +195,6 @@ def make_plan(args: RunArgs):
     return plan_runs(request)
 
 
-def _enable_compilation_cache() -> None:
-    """Seeds of the same (clip, method) compile to the same program: JAX's persistent cache compiles it once."""
-    import os
-
-    import jax
-
-    cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(Path.home() / ".cache" / "mimicbench" / "jax")
-    jax.config.update("jax_compilation_cache_dir", cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 5.0)
-
-
-def _metres(value: float | None) -> str:
-    """A pose error for the console; '-' when not measured (no evaluation yet after a resume, or a clip that does not loop)."""
-    return "-" if value is None or math.isnan(value) else f"{value:.3f} m"
-
-
-def run_one(spec, out: Path, *, resume: bool, label: str) -> dict:
-    """One (clip, method, seed) run with a progress bar; returns its summary."""
-    from tqdm import tqdm
-
-    from benchmarks import harness
-
-    print(f"{label}: compiling...", file=sys.stderr, flush=True)
-    bars = []
-
-    by_time = spec.tier.max_train_seconds is not None  # the bar shows whichever budget the tier is sized by
-
-    def report(progress: harness.Progress) -> None:
-        if not bars:  # created after compilation, so its rate and ETA count training only
-            total = spec.tier.max_train_seconds if by_time else spec.tier.max_samples
-            unit = "s" if by_time else "samples"
-            bars.append(tqdm(total=total, desc=label, unit=unit, unit_scale=not by_time, leave=False,
-                             bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s train [{elapsed}<{remaining}{postfix}]"
-                             if by_time else None))
-        bar = bars[0]
-        bar.update((progress.train_seconds if by_time else progress.samples) - bar.n)
-        bar.set_postfix_str((f"{progress.samples:,} samples, " if by_time else "")
-                            + f"pose error {_metres(progress.pose_error_20s)} (20 s), {_metres(progress.pose_error_cycle)} (cycle)")
-
-    summary = harness.run(spec, out, resume=resume, report=report)
-    for bar in bars:
-        bar.close()
-    print(
-        f"{label}: {summary['status']}, pose error {_metres(summary['final_pose_error_20s'])} (20 s), "
-        f"{_metres(summary['final_pose_error_cycle'])} (cycle) after "
-        f"{summary['total_samples']:,} samples, train {summary['train_seconds']:.1f}s, "
-        f"compile {summary['compile_seconds']:.1f}s, eval {summary['eval_seconds']:.1f}s"
-    )
-    return summary
-
-
-def run_plan(plan, out: Path, *, resume: bool) -> list[dict]:
-    """The per-run loop: each run in turn, in this process."""
-    summaries = []
-    for index, spec in enumerate(plan, 1):
-        label = f"[{index}/{len(plan)}] {spec.clip.label}/{spec.method}/seed {spec.seed}"
-        summaries.append(run_one(spec, out, resume=resume, label=label))
-    return summaries
-
-
 def _describe(plan, args: RunArgs) -> str:
     tier = plan[0].tier
     budget = f"{tier.max_samples:,} samples" + (
@@ -257,16 +206,20 @@ def _describe(plan, args: RunArgs) -> str:
 
 
 def _run(args: RunArgs) -> int:
+    from benchmarks.executors import make_executor
+
+    executor = make_executor(
+        args.executor, ray_address=args.ray_address, cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run
+    )
     plan = make_plan(args)
-    _enable_compilation_cache()
     print(_describe(plan, args), flush=True)
-    run_plan(plan, args.out, resume=args.resume)
+    result = executor.run(plan, args.out, resume=args.resume)
     if args.report:
         from report.build import build_report
 
         paths = build_report(args.out)
         print(f"report: {paths.markdown} and {paths.html}")
-    return 0
+    return 0 if result.ok else 1
 
 
 # ------------------------------------------------------------------------------------------------- main
