@@ -234,7 +234,7 @@ def test_two_node_cluster_on_loopback_runs_the_suite(ray, tmp_path):
     ray_cli = Path(sys.executable).with_name("ray")
     if not ray_cli.exists():
         pytest.skip(f"no `ray` command beside {sys.executable}")
-    args = ["--methods", "test_constant,test_diverging", "--seeds", "2", "--tier", "smoke", "--no-report"]
+    args = ["--methods", "test_constant,test_diverging", "--num-seeds", "2", "--tier", "smoke", "--no-report"]
     assert cli([*args, "--out", str(tmp_path / "in_process")]) == 0
 
     port = _free_port()
