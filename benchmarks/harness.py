@@ -71,8 +71,15 @@ def build(spec: RunSpec):
     overrides = spec.tier.method_overrides(spec.method, fields)
     if "replay_threshold" in fields:
         overrides["replay_threshold"] = spec.clip.replay_threshold
+    if "rollout_length" in fields:  # the clip's (DiffMimic's) rollout unless the tier sets one
+        overrides.setdefault("rollout_length", spec.clip.rollout_length)
     config = method.config_cls(**overrides)
-    base = envs.MimicConfig(backend=spec.backend, replay_threshold=spec.clip.replay_threshold)
+    base = envs.MimicConfig(
+        backend=spec.backend,
+        replay_threshold=spec.clip.replay_threshold,
+        fall_contact_bodies=spec.clip.fall_contact_bodies,
+        random_start_range=spec.clip.random_start_range,
+    )
     env_config = method.env_config(config, base)
     check_compatible(method, env_config.backend)
     env = envs.make_env(spec.clip.clip, env_config, data_dir=spec.data_dir)
