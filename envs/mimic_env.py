@@ -30,14 +30,13 @@ from brax.envs.base import PipelineEnv, State
 from envs.actions import ACTION_MAPPINGS, pd_targets
 from envs.clip_settings import clip_settings
 from envs.losses import LossWeights, global_position_error, pose_error, state_matching_loss
-from envs.model import CharacterModel, body_states
+from envs.model import INERTIA_MODELS, CharacterModel, body_states, with_inertia
 from envs.motion import ReferenceMotion
 from envs.observations import OBSERVATION_TYPES, observe
 from envs.rewards import RewardWeights, centre_of_mass_velocity, deepmimic_reward
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 REPLAY_MODES = ("none", "threshold", "random")
-INERTIA_MODELS = ("unit", "geometric")
 # Signed distance (metres) below which a geom touches the floor: bodies resting on the floor sit within a fraction of
 # a millimetre of it on spring (measured -0.0004..0), so a centimetre counts a resting body and nothing in the air.
 FALL_CONTACT_DISTANCE = 0.01
@@ -108,18 +107,6 @@ class MimicConfig:
         return cycle_frames if self.random_start_range is None else self.random_start_range + 1
 
 
-def _with_inertia(sys: base.System, inertia: str) -> base.System:
-    """Applies the inertia model to every backend's copy of it (Brax's link inertia, MuJoCo's body_inertia).
-
-    ``spring_inertia_scale`` is 0 in the asset, so spring and positional use ``link.inertia.i`` as generalized does.
-    """
-    if inertia == "geometric":
-        return sys
-    unit_link = jnp.tile(jnp.eye(3), (sys.num_links(), 1, 1))
-    unit_body = jnp.asarray(sys.body_inertia).at[1:].set(1.0)  # body 0 is the world
-    return sys.tree_replace({"link.inertia.i": unit_link, "body_inertia": unit_body})
-
-
 def _pd_damping_for_backend(sys: base.System, backend: str) -> base.System:
     """Moves the PD controller's ``kd`` from the actuators into implicit joint damping for generalized and mjx.
 
@@ -162,7 +149,7 @@ class MimicEnv(PipelineEnv):
                 f"reference '{reference.name}' has {reference.num_frames} frames; episodes of {config.episode_length} "
                 f"steps need {needed} (build it with envs.make_env or a larger num_frames)"
             )
-        sys = _with_inertia(model.sys.tree_replace({"opt.timestep": reference.dt / config.substeps}), config.inertia)
+        sys = with_inertia(model.sys.tree_replace({"opt.timestep": reference.dt / config.substeps}), config.inertia)
         sys = _pd_damping_for_backend(sys, config.backend)
         super().__init__(sys=sys, backend=config.backend, n_frames=config.substeps)
         self.model = model

@@ -24,6 +24,7 @@ from envs.character import SPHERICAL_AXES, CharacterError
 
 ASSET_DIR = Path(__file__).parent / "assets"
 CHARACTERS = ("humanoid3d",)
+INERTIA_MODELS = ("unit", "geometric")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -178,3 +179,15 @@ def body_states(model: CharacterModel, x: base.Transform, xd: base.Motion) -> Bo
     vel, ang = xd.vel[model.body_link], xd.ang[model.body_link]
     offset = jax.vmap(math.rotate)(jnp.asarray(model.body_offset), rot)
     return BodyStates(pos=pos + offset, rot=rot, vel=vel + jnp.cross(ang, offset), ang=ang)
+
+
+def with_inertia(sys: base.System, inertia: str) -> base.System:
+    """Applies the inertia model to every backend's copy of it (Brax's link inertia, MuJoCo's body_inertia).
+
+    ``spring_inertia_scale`` is 0 in the asset, so spring and positional use ``link.inertia.i`` as generalized does.
+    """
+    if inertia == "geometric":
+        return sys
+    unit_link = jnp.tile(jnp.eye(3), (sys.num_links(), 1, 1))
+    unit_body = jnp.asarray(sys.body_inertia).at[1:].set(1.0)  # body 0 is the world
+    return sys.tree_replace({"link.inertia.i": unit_link, "body_inertia": unit_body})
