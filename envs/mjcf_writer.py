@@ -45,7 +45,7 @@ BRAX_CUSTOM = {
     "matrix_inv_iterations": 20,
     "solver_maxls": 15,
 }
-DEFAULT_TIMESTEP = 1.0 / 600.0  # 20 physics steps per 30 Hz control step
+DEFAULT_TIMESTEP = 1.0 / 480.0  # 16 physics steps per 30 Hz control step (the environment sets its own)
 ROOT_HEIGHT = 1.0  # initial root height; the environment always resets to a reference pose
 SPHERICAL_RANGE = (-np.pi, np.pi)  # DiffMimic's system_configs/HUMANOID.py: angle_limit -180..180 on every axis
 REVOLUTE_LIMIT_MARGIN = 0.25  # rad each side: humanoid3d_spinkick.txt bends a knee to +0.222 (limit 0), sideflip +0.072
