@@ -71,7 +71,7 @@ def build(spec: RunSpec):
     overrides = spec.tier.method_overrides(spec.method, fields)
     if "replay_threshold" in fields:
         overrides["replay_threshold"] = spec.clip.replay_threshold
-    if "rollout_length" in fields:  # the clip's (DiffMimic's) rollout unless the tier sets one
+    if "rollout_length" in fields and spec.clip.rollout_length is not None:  # the clip's, unless the tier sets one
         overrides.setdefault("rollout_length", spec.clip.rollout_length)
     config = method.config_cls(**overrides)
     base = envs.MimicConfig(

@@ -28,8 +28,9 @@ class ClipSpec:
     """Metres of mean body-position error that trigger Demonstration Replay for this clip."""
     fall_contact_bodies: tuple[str, ...] = DEFAULT_CLIP_SETTINGS.fall_contact_bodies
     """Bodies whose ground contact is a fall (DeepMimic's `--fall_contact_bodies`)."""
-    rollout_length: int = DEFAULT_CLIP_SETTINGS.rollout_length
-    """Training rollout in control steps where the tier does not set one (DiffMimic: `ep_len - 1`)."""
+    rollout_length: int | None = DEFAULT_CLIP_SETTINGS.rollout_length
+    """Training rollout in control steps where the tier does not set one (DiffMimic: `ep_len - 1`); None: the
+    method's default."""
     random_start_range: int | None = DEFAULT_CLIP_SETTINGS.random_start_range
     """Training start frame uniform in `[0, random_start_range]`; None: within one cycle."""
 

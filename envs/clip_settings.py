@@ -36,8 +36,8 @@ class ClipSettings:
     """DiffMimic `threshold`: metres of mean body-position error that trigger Demonstration Replay."""
     fall_contact_bodies: tuple[str, ...] = COMMON_FALL_BODIES
     """DeepMimic `--fall_contact_bodies`: a ground contact of one of these bodies is a fall."""
-    rollout_length: int = DIFFMIMIC_EP_LEN - 1
-    """DiffMimic training rollout in control steps (`ep_len - 1`)."""
+    rollout_length: int | None = DIFFMIMIC_EP_LEN - 1
+    """DiffMimic training rollout in control steps (`ep_len - 1`); None: the method's own default."""
     random_start_range: int | None = DIFFMIMIC_EP_LEN_EVAL - DIFFMIMIC_EP_LEN
     """DiffMimic's RSI: start frame uniform in `[0, random_start_range]` (`ep_len_eval - ep_len`); None: one cycle."""
 
@@ -56,9 +56,9 @@ CLIP_SETTINGS: dict[str, ClipSettings] = {
     "walk": ClipSettings(0.2),
     "zombie_walk": ClipSettings(0.2),  # DiffMimic's zombie_20s.yaml
 }
-# A clip not in the table (the embedded synthetic clip, a user's file): locomotion threshold, common fall list,
-# random start within one cycle.
-DEFAULT_CLIP_SETTINGS = ClipSettings(0.2, random_start_range=None)
+# A clip not in the table (the embedded synthetic clip, a user's file): locomotion threshold, common fall list, the
+# method's own rollout length, random start within one cycle.
+DEFAULT_CLIP_SETTINGS = ClipSettings(0.2, rollout_length=None, random_start_range=None)
 
 
 def clip_settings(clip: str) -> ClipSettings:

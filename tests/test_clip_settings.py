@@ -63,7 +63,8 @@ def test_fall_body_facts(data_dir):
     assert not (data_dir / "args" / "train_humanoid3d_sideflip_args.txt").exists()  # upstream has none
     assert CLIP_SETTINGS["sideflip"].fall_contact_bodies == _args_fall_bodies(data_dir, "walk")
     assert clip_settings("path/to/humanoid3d_crawl.txt") is CLIP_SETTINGS["crawl"]
-    assert clip_settings("synthetic").random_start_range is None  # unknown clips: RSI within one cycle
+    unknown = clip_settings("synthetic")  # not in the table: RSI within one cycle, the method's own rollout
+    assert unknown.random_start_range is None and unknown.rollout_length is None
 
 
 def test_suites_are_built_from_the_table():
