@@ -77,9 +77,16 @@ def method_config(spec: RunSpec):
     overrides = spec.tier.method_overrides(spec.method, fields)
     if "replay_threshold" in fields:
         overrides["replay_threshold"] = spec.clip.replay_threshold
+    if "rollout_length" in fields and spec.clip.rollout_length is not None:  # the clip's, unless the tier sets one
+        overrides.setdefault("rollout_length", spec.clip.rollout_length)
     overrides.update(spec.config_overrides)
     config = method.config_cls(**overrides)
-    base = envs.MimicConfig(backend=spec.backend, replay_threshold=spec.clip.replay_threshold)
+    base = envs.MimicConfig(
+        backend=spec.backend,
+        replay_threshold=spec.clip.replay_threshold,
+        fall_contact_bodies=spec.clip.fall_contact_bodies,
+        random_start_range=spec.clip.random_start_range,
+    )
     env_config = method.env_config(config, base)
     check_compatible(method, env_config.backend)
     return method, config, env_config

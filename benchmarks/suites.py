@@ -1,7 +1,8 @@
-"""Benchmark suites: which clips, and the per-clip settings DiffMimic used for them.
+"""Benchmark suites: which clips, and the per-clip settings of the released originals for them.
 
-A suite is a list of :class:`ClipSpec`. Besides the named suites, any DeepMimic-format motion file can be run as
-a one-clip suite (``--clips my_clip.txt``), with the locomotion replay threshold unless told otherwise.
+A suite is a list of :class:`ClipSpec`, built from the one per-clip table in :mod:`envs.clip_settings` (DiffMimic's
+`*_20s` configs, DeepMimic's fall-contact bodies). Besides the named suites, any DeepMimic-format motion file can be
+run as a one-clip suite (``--clips my_clip.txt``), with the table's defaults for clips it does not list.
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from envs.clip_settings import DEFAULT_CLIP_SETTINGS, clip_settings
 from envs.data import MOTION_NAMES
 
-# DiffMimic's Demonstration Replay thresholds: 0.4 m for acrobatic clips, 0.2 m for locomotion-like ones.
-ACROBATICS = ("backflip", "sideflip", "cartwheel", "spinkick", "roll", "jump")
-ACROBATIC_THRESHOLD = 0.4
-LOCOMOTION_THRESHOLD = 0.2
+LOCOMOTION_THRESHOLD = DEFAULT_CLIP_SETTINGS.replay_threshold
 
 
 class UnknownSuiteError(ValueError):
@@ -27,6 +26,13 @@ class ClipSpec:
     """A shipped clip name, `synthetic`, or a motion file path."""
     replay_threshold: float
     """Metres of mean body-position error that trigger Demonstration Replay for this clip."""
+    fall_contact_bodies: tuple[str, ...] = DEFAULT_CLIP_SETTINGS.fall_contact_bodies
+    """Bodies whose ground contact is a fall (DeepMimic's `--fall_contact_bodies`)."""
+    rollout_length: int | None = DEFAULT_CLIP_SETTINGS.rollout_length
+    """Training rollout in control steps where the tier does not set one (DiffMimic: `ep_len - 1`); None: the
+    method's default."""
+    random_start_range: int | None = DEFAULT_CLIP_SETTINGS.random_start_range
+    """Training start frame uniform in `[0, random_start_range]`; None: within one cycle."""
 
     @property
     def label(self) -> str:
@@ -35,13 +41,15 @@ class ClipSpec:
         return path.stem.removeprefix("humanoid3d_") if path.suffix else self.clip
 
 
-def _deepmimic_spec(name: str) -> ClipSpec:
-    return ClipSpec(name, ACROBATIC_THRESHOLD if name in ACROBATICS else LOCOMOTION_THRESHOLD)
+def clip_spec(clip: str) -> ClipSpec:
+    """A clip with its settings from :data:`envs.clip_settings.CLIP_SETTINGS` (defaults for clips not listed)."""
+    settings = clip_settings(clip) if clip in MOTION_NAMES else DEFAULT_CLIP_SETTINGS
+    return ClipSpec(clip, **dataclasses.asdict(settings))
 
 
 SUITES: dict[str, tuple[ClipSpec, ...]] = {
-    "smoke": (ClipSpec("synthetic", LOCOMOTION_THRESHOLD),),
-    "deepmimic": tuple(_deepmimic_spec(name) for name in MOTION_NAMES),
+    "smoke": (clip_spec("synthetic"),),
+    "deepmimic": tuple(clip_spec(name) for name in MOTION_NAMES),
 }
 
 
@@ -61,10 +69,8 @@ def resolve_suite(suite: str, clips: list[str] | None = None) -> tuple[ClipSpec,
     for clip in clips:
         if clip in by_name:
             chosen.append(by_name[clip])
-        elif clip in MOTION_NAMES:
-            chosen.append(_deepmimic_spec(clip))
-        elif Path(clip).suffix:  # a user's motion file; the loader reports a missing or malformed file
-            chosen.append(ClipSpec(clip, LOCOMOTION_THRESHOLD))
+        elif clip in MOTION_NAMES or Path(clip).suffix:  # a user's file: the loader reports a missing or bad file
+            chosen.append(clip_spec(clip))
         else:
             valid = sorted(set(by_name) | set(MOTION_NAMES))
             raise UnknownSuiteError(f"unknown clip '{clip}': valid clips are {', '.join(valid)}, or a motion file path")

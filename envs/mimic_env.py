@@ -1,8 +1,13 @@
 """The shared mimic environment: a Brax ``PipelineEnv`` that asks the character to reproduce a reference motion.
 
-One step: action in [-1, 1] per hinge -> PD target in the joint's range -> ``substeps`` physics steps -> compare the
-simulated bodies with the reference frame. The step returns DeepMimic's reward in ``state.reward`` and puts
-DiffMimic's differentiable state-matching loss, the pose error, fall and replay flags in ``state.metrics``.
+One step: action per hinge -> PD target (``action_mapping``, see :mod:`envs.actions`; targets may lie past a joint
+limit, as in both originals) -> ``substeps`` physics steps -> compare the simulated bodies with the reference frame.
+The step returns DeepMimic's reward in ``state.reward`` (0 on a fall step, as DeepMimic's ``cSceneImitate::CalcReward``)
+and puts DiffMimic's differentiable state-matching loss, the pose error, fall and replay flags in ``state.metrics``.
+
+A fall is DeepMimic's: a ground contact of one of the clip's fall-contact bodies (``--fall_contact_bodies``, per clip in
+:mod:`envs.clip_settings`), found with Brax's collision detection (``brax.contact.get``, MuJoCo's narrow phase) on the
+state after the step, the same way on every backend.
 
 Demonstration Replay (DiffMimic): after a step, if the mean world body-position error exceeds
 ``replay_threshold`` (``threshold`` mode) or with probability ``replay_rate`` (``random`` mode), the simulated
@@ -18,19 +23,23 @@ from typing import Literal
 import jax
 import numpy as np
 import jax.numpy as jnp
-from brax import base, math
+from brax import base
+from brax import contact as brax_contact
 from brax.envs.base import PipelineEnv, State
 
+from envs.actions import ACTION_MAPPINGS, pd_targets
+from envs.clip_settings import clip_settings
 from envs.losses import LossWeights, diffmimic_bodies, global_position_error, pose_error, state_matching_loss
-from envs.model import CharacterModel, body_states
+from envs.model import INERTIA_MODELS, CharacterModel, body_states, with_inertia
 from envs.motion import ReferenceMotion
 from envs.observations import OBSERVATION_TYPES, observe
 from envs.rewards import RewardWeights, centre_of_mass_velocity, cycle_root_offset, deepmimic_reward, shift_reference
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 REPLAY_MODES = ("none", "threshold", "random")
-FALL_CONTACT_MARGIN = 0.05  # metres: a fall-contact body this close to the floor touches it (spring contacts rest a few cm up)
-FALL_REFERENCE_CLEARANCE = 0.1  # metres: ...unless the reference body is itself this close (crawl, roll)
+# Signed distance (metres) below which a geom touches the floor: bodies resting on the floor measured -0.0004..0 on
+# spring and -0.019..+0.0002 on generalized (soft contacts), so a centimetre counts a resting body, nothing in the air.
+FALL_CONTACT_DISTANCE = 0.01
 
 
 class EnvConfigError(ValueError):
@@ -43,14 +52,26 @@ class MimicConfig:
 
     backend: Literal["spring", "positional", "generalized", "mjx"] = "spring"
     """Brax physics pipeline; spring measured 3-5x faster than the others on CPU."""
-    substeps: int = 20
-    """Physics steps per 30 Hz control step (timestep = control dt / substeps)."""
+    substeps: int = 16
+    """Physics steps per 30 Hz control step (timestep = control dt / substeps): DiffMimic's 16 (DeepMimic: 20)."""
+    inertia: Literal["unit", "geometric"] = "unit"
+    """Link rotational inertia on every backend: `unit` = diag(1, 1, 1) kg m^2 (DiffMimic's system config), `geometric`
+    = from the collision shapes and masses (DeepMimic/Bullet)."""
+    action_mapping: Literal["diffmimic", "deepmimic", "range"] = "diffmimic"
+    """Action -> PD target (envs.actions): `diffmimic` action x 1.2 pi, `deepmimic` DeepMimic's offset/scale,
+    `range` mid-range + half-range x action."""
+    fall_contact_bodies: tuple[str, ...] | None = None
+    """Bodies whose ground contact is a fall (DeepMimic's `--fall_contact_bodies`); None: the clip's list from
+    envs.clip_settings (every body but the ankles unless the clip says otherwise)."""
     observation: Literal["state", "target"] = "state"
     """`state`: DiffMimic's observation; `target`: also the next reference frame."""
     loss_weights: LossWeights = LossWeights()
     reward_weights: RewardWeights = RewardWeights()
     random_start: bool = True
-    """Reference state initialisation (RSI): start each episode at a random frame of the cycle; else frame 0."""
+    """Reference state initialisation (RSI): start each episode at a random frame; else frame 0."""
+    random_start_range: int | None = None
+    """RSI start frame uniform in [0, random_start_range] (DiffMimic: ep_len_eval - ep_len = 540); None: within one
+    cycle of the clip."""
     early_termination: bool = False
     """End the episode (``done``) when the character falls (DeepMimic's PPO uses it; DiffMimic does not)."""
     replay: Literal["none", "threshold", "random"] = "threshold"
@@ -72,6 +93,18 @@ class MimicConfig:
             raise EnvConfigError("substeps and episode_length must be positive")
         if not 0.0 <= self.replay_rate <= 1.0:
             raise EnvConfigError(f"replay_rate must be in [0, 1], got {self.replay_rate}")
+        if self.inertia not in INERTIA_MODELS:
+            raise EnvConfigError(f"unknown inertia '{self.inertia}': expected one of {INERTIA_MODELS}")
+        if self.action_mapping not in ACTION_MAPPINGS:
+            raise EnvConfigError(f"unknown action_mapping '{self.action_mapping}': expected one of {ACTION_MAPPINGS}")
+        if self.random_start_range is not None and self.random_start_range < 0:
+            raise EnvConfigError(f"random_start_range must be >= 0, got {self.random_start_range}")
+
+    def start_frames(self, cycle_frames: int) -> int:
+        """Number of possible RSI start frames: [0, start_frames)."""
+        if not self.random_start:
+            return 1
+        return cycle_frames if self.random_start_range is None else self.random_start_range + 1
 
 
 def _pd_damping_for_backend(sys: base.System, backend: str) -> base.System:
@@ -110,19 +143,34 @@ class MimicEnv(PipelineEnv):
 
     def __init__(self, model: CharacterModel, reference: ReferenceMotion, config: MimicConfig = MimicConfig()):
         config.validate()
-        needed = reference.cycle_frames + config.episode_length + 1 if config.random_start else config.episode_length + 1
+        needed = config.start_frames(reference.cycle_frames) + config.episode_length + 1
         if reference.num_frames < needed:
             raise EnvConfigError(
                 f"reference '{reference.name}' has {reference.num_frames} frames; episodes of {config.episode_length} "
                 f"steps need {needed} (build it with envs.make_env or a larger num_frames)"
             )
-        sys = _pd_damping_for_backend(model.sys.tree_replace({"opt.timestep": reference.dt / config.substeps}), config.backend)
+        sys = with_inertia(model.sys.tree_replace({"opt.timestep": reference.dt / config.substeps}), config.inertia)
+        sys = _pd_damping_for_backend(sys, config.backend)
         super().__init__(sys=sys, backend=config.backend, n_frames=config.substeps)
         self.model = model
         self.reference = reference
         self.config = config
         # mjx integrates MuJoCo's true joint velocities; Brax's own pipelines start from their own qd -> xd map.
         self._reference_qd = reference.qd if config.backend == "mjx" else reference.qd_brax
+        fall_bodies = config.fall_contact_bodies
+        if fall_bodies is None:
+            fall_bodies = clip_settings(reference.name).fall_contact_bodies
+        unknown = sorted(set(fall_bodies) - set(model.body_names))
+        if unknown:
+            raise EnvConfigError(f"fall_contact_bodies {unknown} are not bodies of '{model.name}': {model.body_names}")
+        self.fall_contact_bodies = tuple(fall_bodies)
+        mask = np.zeros(sys.ngeom, bool)
+        mask[[model.body_geom[model.body_index(name)] for name in fall_bodies]] = True
+        self._fall_geom = mask  # [ngeom] geoms whose floor contact is a fall (only body-floor pairs collide)
+        # The fall query collides only the fall bodies with the floor: MuJoCo filters pairs by contype/conaffinity
+        # when it builds the collision program, so the other bodies (the feet's boxes) cost nothing there.
+        floor = np.asarray(sys.geom_bodyid) == 0
+        self._fall_sys = self.sys.replace(geom_conaffinity=np.where(mask | floor, sys.geom_conaffinity, 0))
 
     # -- reference helpers -------------------------------------------------------------------------------------
     def reference_bodies(self, frame: jax.Array):
@@ -147,11 +195,11 @@ class MimicEnv(PipelineEnv):
     def reset(self, rng: jax.Array) -> State:
         rng, start_key = jax.random.split(rng)
         if self.config.random_start:
-            # A clip that does not loop has no frames past its end to track, so start early enough to finish.
-            last_start = self.reference.cycle_frames
+            starts = self.config.start_frames(self.reference.cycle_frames)
             if not self.reference.loop:
-                last_start = max(1, self.reference.cycle_frames - self.config.episode_length)
-            frame = jax.random.randint(start_key, (), 0, last_start)
+                # A clip that does not loop has no frames past its end to track, so start early enough to finish.
+                starts = max(1, min(starts, self.reference.cycle_frames - self.config.episode_length))
+            frame = jax.random.randint(start_key, (), 0, starts)
         else:
             frame = jnp.zeros((), jnp.int32)
         pipeline_state = self.reference_pipeline_state(frame)
@@ -169,8 +217,7 @@ class MimicEnv(PipelineEnv):
 
     def step(self, state: State, action: jax.Array) -> State:
         model, config = self.model, self.config
-        target = jnp.asarray(model.action_center) + jnp.asarray(model.action_half_range) * jnp.clip(action, -1.0, 1.0)
-        pipeline_state = self.pipeline_step(state.pipeline_state, target)
+        pipeline_state = self.pipeline_step(state.pipeline_state, pd_targets(model, action, config.action_mapping))
         frame = jnp.minimum(state.info["frame"] + 1, self.reference.num_frames - 2)
 
         sim = body_states(model, pipeline_state.x, pipeline_state.xd)
@@ -189,7 +236,8 @@ class MimicEnv(PipelineEnv):
             ),
             config.reward_weights,
         )
-        fall = self._fell(sim, ref)
+        fall = self._fell(pipeline_state.x)
+        reward = jnp.where(fall, 0.0, reward)  # DeepMimic: a fall step earns nothing
         position_error = global_position_error(sim, ref, bodies)
         tracking_error = pose_error(sim, ref, bodies)  # of the simulated state, before any replay
 
@@ -223,16 +271,9 @@ class MimicEnv(PipelineEnv):
             info=info,
         )
 
-    def _fell(self, sim, ref) -> jax.Array:
-        """DeepMimic's fall: a fall-contact body (root, chest, neck) touches the floor where the reference's does not."""
-        index = jnp.asarray(self.model.fall_contact)
-        offset = jnp.asarray(self.model.fall_contact_offset)
-        radius = jnp.asarray(self.model.fall_contact_radius)
-
-        def lowest(bodies):
-            centre = bodies.pos[index] + jax.vmap(math.rotate)(offset, bodies.rot[index])
-            return centre[:, 2] - radius
-
-        touching = lowest(sim) < FALL_CONTACT_MARGIN
-        expected = lowest(ref) < FALL_CONTACT_MARGIN + FALL_REFERENCE_CLEARANCE
-        return jnp.any(touching & ~expected)
+    def _fell(self, x: base.Transform) -> jax.Array:
+        """DeepMimic's fall: one of the fall-contact bodies touches the ground (link transforms ``x`` ``[L]``)."""
+        if not self._fall_geom.any():
+            return jnp.zeros((), bool)
+        contact = brax_contact.get(self._fall_sys, x)  # fall-body / floor pairs only
+        return jnp.any(contact.dist < FALL_CONTACT_DISTANCE)

@@ -9,8 +9,15 @@ Conventions (they matter to the motion loader and the environment):
   so its geom and mass go straight onto the parent and the environment tracks it as a point fixed to the parent.
 - Every body geom collides with the floor and none with each other, so a fall is a real contact, not a body sinking
   through the ground.
+- Joint limits: DeepMimic limits only revolute joints (Bullet joint limits), and DiffMimic's spherical joints span
+  +-180 degrees, so the three hinges of a spherical joint range over [-pi, pi]; a revolute joint keeps the character
+  file's range widened by ``REVOLUTE_LIMIT_MARGIN`` (DeepMimic's own spinkick clip bends a knee 0.222 rad past 0).
+  DeepMimic's per-axis limits of spherical joints are written to the sidecar (``hinge_limits``): the ``range`` and
+  ``deepmimic`` action mappings read them.
 - PD control is a MuJoCo ``position`` actuator per hinge (kp, kv from the controller file; force limited to the
-  joint's torque limit), which Brax turns into ``tau = kp * (target - q) - kd * qd`` in every backend.
+  joint's torque limit; no control range, so a PD target may lie past the joint limit as in both originals), which
+  Brax turns into ``tau = kp * (target - q) - kd * qd`` in every backend.
+- Inertia is the geometric one (``spring_inertia_scale`` 0); the environment's ``inertia`` option replaces it.
 """
 
 from __future__ import annotations
@@ -34,16 +41,41 @@ BRAX_CUSTOM = {
     "joint_scale_pos": 0.5,
     "joint_scale_ang": 0.1,
     "spring_mass_scale": 0,
-    "spring_inertia_scale": 1,
+    "spring_inertia_scale": 0,  # geometric inertia on every backend; MimicConfig.inertia chooses
     "matrix_inv_iterations": 20,
     "solver_maxls": 15,
 }
-DEFAULT_TIMESTEP = 1.0 / 600.0  # 20 physics steps per 30 Hz control step
+DEFAULT_TIMESTEP = 1.0 / 480.0  # 16 physics steps per 30 Hz control step (the environment sets its own)
 ROOT_HEIGHT = 1.0  # initial root height; the environment always resets to a reference pose
+SPHERICAL_RANGE = (-np.pi, np.pi)  # DiffMimic's system_configs/HUMANOID.py: angle_limit -180..180 on every axis
+REVOLUTE_LIMIT_MARGIN = 0.25  # rad each side: humanoid3d_spinkick.txt bends a knee to +0.222 (limit 0), sideflip +0.072
 
 
-def _fmt(values) -> str:
-    return " ".join(f"{float(v) + 0.0:.6g}" for v in np.atleast_1d(values))  # + 0.0 turns -0 into 0
+def _fmt(values, digits: int = 6) -> str:
+    return " ".join(f"{float(v) + 0.0:.{digits}g}" for v in np.atleast_1d(values))  # + 0.0 turns -0 into 0
+
+
+def hinge_limits(character: Character) -> dict[str, tuple[float, float]]:
+    """DeepMimic's limits per simulator hinge (the character file's, per axis for spherical joints)."""
+    limits = {}
+    for joint in character.joints[1:]:
+        if joint.type == "spherical":
+            limits.update({f"{joint.name}_{a}": joint.limits[AXIS_INDEX[a]] for a in SPHERICAL_AXES})
+        elif joint.type == "revolute":
+            limits[joint.name] = joint.limits[0]
+    return limits
+
+
+def joint_ranges(character: Character) -> dict[str, tuple[float, float]]:
+    """The simulated character's hinge ranges: +-pi for spherical joints, the widened file range for revolute ones."""
+    ranges = {}
+    for joint in character.joints[1:]:
+        if joint.type == "spherical":
+            ranges.update({f"{joint.name}_{a}": SPHERICAL_RANGE for a in SPHERICAL_AXES})
+        elif joint.type == "revolute":
+            low, high = joint.limits[0]
+            ranges[joint.name] = (low - REVOLUTE_LIMIT_MARGIN, high + REVOLUTE_LIMIT_MARGIN)
+    return ranges
 
 
 def _axis_vector(axis: str) -> np.ndarray:
@@ -104,6 +136,7 @@ def character_to_mjcf(character: Character, timestep: float = DEFAULT_TIMESTEP) 
     # Fixed joints fold into their parent: remember which body element and offset they resolve to.
     anchor: dict[int, tuple[int, np.ndarray]] = {}
     actuators = ET.SubElement(root, "actuator")
+    ranges = joint_ranges(character)
     for index, (joint, body) in enumerate(zip(character.joints, character.bodies)):
         offset = yup_to_zup(joint.attach)
         if joint.type == "none":
@@ -120,11 +153,11 @@ def character_to_mjcf(character: Character, timestep: float = DEFAULT_TIMESTEP) 
         element = ET.SubElement(elements[parent_index], "body", name=joint.name, pos=_fmt(parent_offset + offset))
         elements[index], anchor[index] = element, (index, np.zeros(3))
         if joint.type == "spherical":
-            hinges = [(f"{joint.name}_{a}", _axis_vector(a), joint.limits[AXIS_INDEX[a]]) for a in SPHERICAL_AXES]
+            hinges = [(f"{joint.name}_{a}", _axis_vector(a)) for a in SPHERICAL_AXES]
         else:
-            hinges = [(joint.name, _axis_vector("z"), joint.limits[0])]
-        for name, axis, (low, high) in hinges:
-            ET.SubElement(element, "joint", name=name, type="hinge", pos="0 0 0", axis=_fmt(axis), range=_fmt([low, high]))
+            hinges = [(joint.name, _axis_vector("z"))]
+        for name, axis in hinges:
+            ET.SubElement(element, "joint", name=name, type="hinge", pos="0 0 0", axis=_fmt(axis), range=_fmt(ranges[name], 9))
             ET.SubElement(
                 actuators,
                 "position",
@@ -132,7 +165,6 @@ def character_to_mjcf(character: Character, timestep: float = DEFAULT_TIMESTEP) 
                 joint=name,
                 kp=f"{joint.kp:.6g}",
                 kv=f"{joint.kd:.6g}",
-                ctrlrange=_fmt([low, high]),
                 forcerange=_fmt([-joint.torque_limit, joint.torque_limit]),
             )
         _add_geom(element, joint.name, body, np.zeros(3), rgba)
@@ -165,6 +197,8 @@ def character_metadata(character: Character) -> dict:
         "diff_weights": [j.diff_weight for j in character.joints],
         "fall_contact": [b.name for b in character.bodies if b.fall_contact],
         "fixed_points": fixed_points,
+        # DeepMimic's limits per hinge (actuator order), for the `range` and `deepmimic` action mappings.
+        "hinge_limits": {name: list(limits) for name, limits in hinge_limits(character).items()},
     }
 
 

@@ -15,16 +15,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import jax
-import mujoco
 import jax.numpy as jnp
 import numpy as np
 from brax import base, math
 from brax.io import mjcf
 
-from envs.character import CharacterError
+from envs.character import SPHERICAL_AXES, CharacterError
 
 ASSET_DIR = Path(__file__).parent / "assets"
 CHARACTERS = ("humanoid3d",)
+INERTIA_MODELS = ("unit", "geometric")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -37,14 +37,15 @@ class CharacterModel:
     body_offset: np.ndarray  # [B, 3] point offset in that link's frame (zero for real links)
     hinge_names: tuple[str, ...]  # actuator order = action order
     hinge_q_index: np.ndarray  # [A] index of each hinge in q (and qd index = q index - 1)
-    action_center: np.ndarray  # [A] PD target for action 0 (middle of the joint range)
-    action_half_range: np.ndarray  # [A] PD target offset for action +-1
+    hinge_range: np.ndarray  # [A, 2] the simulated joint's limits (radians)
+    hinge_limits: np.ndarray  # [A, 2] DeepMimic's limits of each hinge (character file), for the action mappings
+    spherical_hinges: np.ndarray  # [S, 3] action indices of each spherical joint's hinges (z, y, x)
+    revolute_hinges: np.ndarray  # [R] action indices of the revolute joints
     body_parent: np.ndarray  # [B] parent body index, -1 for the root
     diff_weights: np.ndarray  # [B] DeepMimic's reward weight per joint
     end_effectors: np.ndarray  # [E] body indices
-    fall_contact: np.ndarray  # [F] body indices whose ground contact is a fall
-    fall_contact_offset: np.ndarray  # [F, 3] centre of the body's geom in the body frame
-    fall_contact_radius: np.ndarray  # [F] radius of that geom (fall contact bodies are spheres or capsules)
+    fall_contact: np.ndarray  # [F] body indices with EnableFallContact in the character file
+    body_geom: np.ndarray  # [B] index of each body's collision geom (the geom carries the body's name)
     link_mass: np.ndarray  # [L] for the centre of mass
     link_com_offset: np.ndarray  # [L, 3] centre of mass in the link frame
     mjcf_path: Path
@@ -56,6 +57,16 @@ class CharacterModel:
     @property
     def action_size(self) -> int:
         return len(self.hinge_names)
+
+    @property
+    def action_center(self) -> np.ndarray:
+        """[A] middle of DeepMimic's range of each hinge."""
+        return self.hinge_limits.mean(axis=1)
+
+    @property
+    def action_half_range(self) -> np.ndarray:
+        """[A] half of DeepMimic's range of each hinge."""
+        return 0.5 * (self.hinge_limits[:, 1] - self.hinge_limits[:, 0])
 
     def body_index(self, name: str) -> int:
         return self.body_names.index(name)
@@ -105,14 +116,17 @@ def load_character_model(character: str = "humanoid3d") -> CharacterModel:
 
     hinge_names = tuple(mj.actuator(i).name for i in range(mj.nu))
     hinge_q_index = np.array([mj.jnt_qposadr[mj.joint(mj.actuator_trnid[i, 0]).id] for i in range(mj.nu)])
-    ctrl_range = np.asarray(mj.actuator_ctrlrange)
-    fall_offset, fall_radius = [], []
-    for name in meta["fall_contact"]:
-        geom = mj.geom(name)
-        if int(geom.type[0]) not in (mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CAPSULE):
-            raise CharacterError(f"{xml}: fall-contact body '{name}' must be a sphere or capsule")
-        fall_offset.append(np.asarray(geom.pos, dtype=np.float32))
-        fall_radius.append(float(geom.size[0]))
+    if "hinge_limits" not in meta:
+        raise CharacterError(f"{meta_path}: no 'hinge_limits'; regenerate with `python -m envs.mjcf_writer`")
+    hinge_limits = np.array([meta["hinge_limits"][name] for name in hinge_names], dtype=np.float32)
+    hinge_range = np.array([mj.jnt_range[mj.actuator_trnid[i, 0]] for i in range(mj.nu)], dtype=np.float32)
+    hinge_index = {name: i for i, name in enumerate(hinge_names)}
+    spherical = [[hinge_index[f"{n}_{a}"] for a in SPHERICAL_AXES] for n, t in meta["motion_joints"] if t == "spherical"]
+    revolute = [hinge_index[n] for n, t in meta["motion_joints"] if t == "revolute"]
+    geom_names = [mj.geom(i).name for i in range(mj.ngeom)]
+    missing = [name for name in body_names if name not in geom_names]
+    if missing:
+        raise CharacterError(f"{xml}: no collision geom named after bodies {missing}")
     link_index = {name: i for i, name in enumerate(link_names)}
     body_parent = []
     for name in body_names:
@@ -131,14 +145,15 @@ def load_character_model(character: str = "humanoid3d") -> CharacterModel:
         body_offset=np.asarray(body_offset, dtype=np.float32),
         hinge_names=hinge_names,
         hinge_q_index=hinge_q_index,
-        action_center=ctrl_range.mean(axis=1).astype(np.float32),
-        action_half_range=(0.5 * (ctrl_range[:, 1] - ctrl_range[:, 0])).astype(np.float32),
+        hinge_range=hinge_range,
+        hinge_limits=hinge_limits,
+        spherical_hinges=np.asarray(spherical, dtype=np.int32).reshape(-1, 3),
+        revolute_hinges=np.asarray(revolute, dtype=np.int32),
         body_parent=np.asarray(body_parent),
         diff_weights=np.asarray(meta["diff_weights"], dtype=np.float32),
         end_effectors=np.array([body_names.index(n) for n in meta["end_effectors"]]),
         fall_contact=np.array([body_names.index(n) for n in meta["fall_contact"]]),
-        fall_contact_offset=np.asarray(fall_offset, dtype=np.float32),
-        fall_contact_radius=np.asarray(fall_radius, dtype=np.float32),
+        body_geom=np.array([geom_names.index(name) for name in body_names]),
         link_mass=np.asarray(sys.link.inertia.mass, dtype=np.float32),
         link_com_offset=np.asarray(sys.link.inertia.transform.pos, dtype=np.float32),
         mjcf_path=xml,
@@ -164,3 +179,15 @@ def body_states(model: CharacterModel, x: base.Transform, xd: base.Motion) -> Bo
     vel, ang = xd.vel[model.body_link], xd.ang[model.body_link]
     offset = jax.vmap(math.rotate)(jnp.asarray(model.body_offset), rot)
     return BodyStates(pos=pos + offset, rot=rot, vel=vel + jnp.cross(ang, offset), ang=ang)
+
+
+def with_inertia(sys: base.System, inertia: str) -> base.System:
+    """Applies the inertia model to every backend's copy of it (Brax's link inertia, MuJoCo's body_inertia).
+
+    ``spring_inertia_scale`` is 0 in the asset, so spring and positional use ``link.inertia.i`` as generalized does.
+    """
+    if inertia == "geometric":
+        return sys
+    unit_link = jnp.tile(jnp.eye(3), (sys.num_links(), 1, 1))
+    unit_body = jnp.asarray(sys.body_inertia).at[1:].set(1.0)  # body 0 is the world
+    return sys.tree_replace({"link.inertia.i": unit_link, "body_inertia": unit_body})

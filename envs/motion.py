@@ -171,14 +171,16 @@ def generalized_coordinates(clip: MotionClip, model: CharacterModel, times: np.n
     q[:, 0:2] += cycles[:, None] * displacement[None, :2]  # horizontal only: height does not drift per cycle
     q[:, 3:7] = Slerp(clip.times, clip.root_rot)(local).as_quat()[:, [3, 0, 1, 2]]
     index = {name: i for i, name in enumerate(model.hinge_names)}
-    low = model.action_center - model.action_half_range
-    high = model.action_center + model.action_half_range
+    # Of the two Euler solutions, prefer the one inside DeepMimic's per-axis limits (both lie in the simulated
+    # +-pi range); revolute angles are kept inside the simulated joint range, which every shipped clip respects.
+    low, high = model.hinge_limits[:, 0], model.hinge_limits[:, 1]
     for name, rotations in clip.joint_rots.items():
         hinges = [index[f"{name}_{axis}"] for axis in SPHERICAL_AXES]
         angles = _hinge_angles(Slerp(clip.times, rotations)(local), low[hinges], high[hinges])
         q[:, model.hinge_q_index[hinges]] = angles
     for name, angle in clip.joint_angles.items():
-        q[:, model.hinge_q_index[index[name]]] = np.interp(local, clip.times, angle)
+        low_q, high_q = model.hinge_range[index[name]]
+        q[:, model.hinge_q_index[index[name]]] = np.clip(np.interp(local, clip.times, angle), low_q, high_q)
     return q
 
 

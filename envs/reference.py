@@ -37,9 +37,10 @@ def make_env(
     clip: str = SYNTHETIC_CLIP, config: MimicConfig = MimicConfig(), *, character: str = "humanoid3d", data_dir=None
 ) -> MimicEnv:
     """The mimic environment for ``clip``, with the reference long enough for ``config.episode_length`` steps
-    from any start frame of the cycle."""
+    from any start frame (one cycle, or ``config.random_start_range``)."""
     config.validate()
     model = load_character_model(character)
     motion = load_motion_file(resolve_clip_path(clip, data_dir), model)
-    reference = build_reference(motion, model, num_frames=cycle_frames(motion) + config.episode_length + 2)
+    starts = max(cycle_frames(motion), config.start_frames(cycle_frames(motion)))
+    reference = build_reference(motion, model, num_frames=starts + config.episode_length + 2)
     return MimicEnv(model, reference, config)

@@ -23,7 +23,7 @@ from brax.spring import pipeline as spring_pipeline
 from scipy.spatial.transform import Rotation
 
 from envs.character import SPHERICAL_AXES
-from envs.model import CharacterModel, load_character_model
+from envs.model import CharacterModel, load_character_model, with_inertia
 from envs.motion import CONTROL_DT
 
 PERIOD = 2.0  # seconds per cycle of the target schedule
@@ -66,7 +66,8 @@ def pd_targets(model: CharacterModel, t: jax.Array) -> jax.Array:
 
 def simulate(model: CharacterModel) -> np.ndarray:
     """Generalized coordinates ``q`` at 30 Hz over the recorded period (one extra frame closes the cycle)."""
-    sys = model.sys.tree_replace({"opt.timestep": CONTROL_DT / SUBSTEPS})
+    # Unit inertia: the environment's default, which the committed clip was generated with.
+    sys = with_inertia(model.sys.tree_replace({"opt.timestep": CONTROL_DT / SUBSTEPS}), "unit")
 
     def physics(state, target):
         return jax.lax.scan(lambda s, _: (spring_pipeline.step(sys, s, target), None), state, None, SUBSTEPS)[0]

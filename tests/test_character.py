@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from envs.character import CharacterError, load_character
@@ -38,8 +39,22 @@ def test_model_bodies_follow_deepmimic_order(character_model):
     wrist = model.body_index("right_wrist")
     assert model.body_link[wrist] == model.body_link[model.body_index("right_elbow")]
     assert model.body_offset[wrist][2] == pytest.approx(-0.258947)
-    assert set(model.body_names[i] for i in model.fall_contact) == {"root", "chest", "neck"}
+    assert set(model.body_names[i] for i in model.fall_contact) == {"root", "chest", "neck"}  # EnableFallContact
+    assert [model.sys.mj_model.geom(int(g)).name for g in model.body_geom] == list(model.body_names)
     assert float(model.sys.link.inertia.mass.sum()) == pytest.approx(45.0)  # DeepMimic's humanoid3d total mass
+
+
+def test_joint_limits(character_model):
+    """Spherical hinges span +-180 degrees (DiffMimic); revolute joints keep DeepMimic's limits, widened by 0.25 rad;
+    the actuators have no control range, so PD targets may lie past a limit; DeepMimic's limits stay in the sidecar."""
+    model = character_model
+    index = model.hinge_names.index
+    np.testing.assert_allclose(model.hinge_range[index("right_shoulder_z")], [-np.pi, np.pi], atol=1e-6)
+    np.testing.assert_allclose(model.hinge_range[index("right_knee")], [-3.14 - 0.25, 0.25], atol=1e-6)
+    np.testing.assert_allclose(model.hinge_range[index("left_elbow")], [-0.25, 3.14 + 0.25], atol=1e-6)
+    np.testing.assert_allclose(model.hinge_limits[index("right_shoulder_x")], [-3.14, 0.5])  # humanoid3d.txt
+    assert np.all(np.isinf(np.asarray(model.sys.actuator.ctrl_range)))
+    assert model.spherical_hinges.shape == (8, 3) and model.revolute_hinges.shape == (4,)
 
 
 def _write(tmp_path: Path, name: str, data) -> Path:

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 import envs
+from envs.actions import actions_for_targets
+from envs.clip_settings import CLIP_SETTINGS, COMMON_FALL_BODIES
 from envs.mimic_env import EnvConfigError
 
 EPISODE = 8
@@ -18,21 +20,22 @@ def env():
     return envs.make_env("synthetic", envs.MimicConfig(episode_length=EPISODE, random_start=False, replay="none"))
 
 
-def reference_action(env, frame):
-    """The action whose PD targets are the reference's joint angles at ``frame``."""
-    model = env.model
-    hinge_angles = env.reference.q[frame][model.hinge_q_index]
-    return (hinge_angles - model.action_center) / model.action_half_range
+def reference_actions(env):
+    """[T, A] the actions whose PD targets are the reference's joint angles, frame by frame."""
+    hinge_angles = np.asarray(env.reference.q)[:, env.model.hinge_q_index]
+    return jnp.asarray(actions_for_targets(env.model, hinge_angles, env.config.action_mapping), jnp.float32)
 
 
 @pytest.fixture(scope="module")
 def rollout(env):
+    actions = reference_actions(env)
+
     @jax.jit
     def run(key):
         state = env.reset(key)
 
         def step(state, _):
-            state = env.step(state, reference_action(env, state.info["frame"] + 1))
+            state = env.step(state, actions[state.info["frame"] + 1])
             return state, (state.metrics, state.reward, state.obs)
 
         return jax.lax.scan(step, state, None, EPISODE)[1]
@@ -78,6 +81,27 @@ def test_random_start_frames_cover_the_cycle():
     assert len(np.unique(np.asarray(frames))) > 20
 
 
+def test_random_start_range_sets_the_start_frames(env):
+    narrow = envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, random_start=True, random_start_range=10))
+    frames = np.asarray(jax.jit(jax.vmap(lambda k: narrow.reset(k).info["frame"]))(jax.random.split(jax.random.PRNGKey(0), 64)))
+    assert frames.min() == 0 and frames.max() == 10  # uniform over [0, 10], both ends included
+    with pytest.raises(EnvConfigError, match="frames"):  # the reference must cover start + episode
+        envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, random_start=True, random_start_range=500))
+
+
+@pytest.mark.parametrize("backend", ["spring", "generalized", "mjx"])
+def test_inertia_option_is_the_same_on_every_backend(env, backend):
+    def inertia(kind):
+        config = dataclasses.replace(env.config, backend=backend, inertia=kind)
+        return envs.MimicEnv(env.model, env.reference, config).sys
+
+    unit, geometric = inertia("unit"), inertia("geometric")
+    np.testing.assert_allclose(unit.link.inertia.i, np.tile(np.eye(3), (unit.num_links(), 1, 1)))
+    np.testing.assert_allclose(unit.body_inertia[1:], 1.0)
+    assert float(geometric.link.inertia.i[0, 0, 0]) < 0.1  # a 6 kg sphere of radius 0.09 m: 0.019 kg m^2
+    assert float(unit.spring_inertia_scale) == float(geometric.spring_inertia_scale) == 0.0
+
+
 def test_threshold_replay_restores_the_reference_state(env):
     replaying = envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, replay="threshold", replay_threshold=0.0))
     state = jax.jit(replaying.step)(replaying.reset(jax.random.PRNGKey(0)), jnp.zeros(28))
@@ -87,12 +111,33 @@ def test_threshold_replay_restores_the_reference_state(env):
     assert float(jax.jit(never.step)(never.reset(jax.random.PRNGKey(0)), jnp.zeros(28)).metrics["replay"]) == 0.0
 
 
-def test_fall_is_floor_contact_the_reference_does_not_have(env):
-    reference = env.reference_bodies(10)
-    lying = dataclasses.replace(reference, pos=reference.pos.at[:, 2].set(-0.05))
-    assert bool(env._fell(lying, reference))
-    assert not bool(env._fell(reference, reference))
-    assert not bool(env._fell(lying, lying))  # crawling or rolling clips touch the floor on purpose
+def test_fall_is_a_ground_contact_of_a_fall_body(env):
+    assert env.fall_contact_bodies == COMMON_FALL_BODIES  # synthetic: DeepMimic's common list
+    fell = jax.jit(env._fell)
+    standing = jax.tree.map(lambda a: a[10], env.reference.link_x)
+    assert not bool(fell(standing))
+    sunk = standing.replace(pos=standing.pos.at[:, 2].add(-0.5))
+    assert bool(fell(sunk))
+
+
+def test_crawling_on_knees_and_hands_is_a_fall_except_for_crawl(data_dir, character_model):
+    """The PPO loophole: on hands and knees, a walk policy used to run out the clock; under DeepMimic's lists it
+    falls, while the crawl clip (fall bodies root, chest, neck) does not fall in its own reference poses."""
+    crawl = envs.load_reference("crawl", data_dir=data_dir, num_frames=48)
+    config = envs.MimicConfig(episode_length=8, random_start=False)
+    as_crawl = envs.MimicEnv(character_model, crawl, config)
+    as_walk = envs.MimicEnv(character_model, crawl, dataclasses.replace(config, fall_contact_bodies=CLIP_SETTINGS["walk"].fall_contact_bodies))
+    assert as_crawl.fall_contact_bodies == ("root", "chest", "neck")
+    frames = jnp.arange(0, 40, 4)
+    poses = jax.tree.map(lambda a: a[frames], crawl.link_x)
+    assert not np.any(np.asarray(jax.jit(jax.vmap(as_crawl._fell))(poses)))
+    # A crawl pose rests on hands and knees (in 7 of these 10 frames within the 1 cm contact distance).
+    assert np.mean(np.asarray(jax.jit(jax.vmap(as_walk._fell))(poses))) >= 0.5
+
+
+def test_unknown_fall_body_is_refused(env):
+    with pytest.raises(EnvConfigError, match="fall_contact_bodies \\['tail'\\]"):
+        envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, fall_contact_bodies=("root", "tail")))
 
 
 def test_early_termination_sets_done(env):
@@ -103,6 +148,7 @@ def test_early_termination_sets_done(env):
     state = state.replace(pipeline_state=terminating.pipeline_init(q, jnp.zeros_like(state.pipeline_state.qd)))
     state = jax.jit(terminating.step)(state, jnp.zeros(28))
     assert float(state.metrics["fall"]) == 1.0 and float(state.done) == 1.0
+    assert float(state.reward) == 0.0  # DeepMimic: the fall step earns nothing
 
 
 @pytest.mark.parametrize(
@@ -112,6 +158,9 @@ def test_early_termination_sets_done(env):
         (dict(replay="sometimes"), "unknown replay mode"),
         (dict(observation="pixels"), "unknown observation"),
         (dict(replay_rate=2.0), "replay_rate"),
+        (dict(inertia="heavy"), "unknown inertia"),
+        (dict(action_mapping="torque"), "unknown action_mapping"),
+        (dict(random_start_range=-1), "random_start_range"),
     ],
 )
 def test_bad_options_are_refused(change, message):
