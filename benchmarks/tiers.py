@@ -73,7 +73,8 @@ TIERS: dict[str, Tier] = {
         max_train_seconds=None,
         eval_every_samples=300 * 30 * 20,
         eval_frames=None,
-        overrides={"*": {}, "diffmimic": {}, "ppo": {"num_envs": 256}},
+        # PPO: DeepMimic's batch of 4096 samples per update (256 envs x 16 steps), for ppo and ppo_deepmimic alike.
+        overrides={"*": {}, "diffmimic": {}, "ppo": {"num_envs": 256, "unroll_length": 16}},
     ),
 }
 
