@@ -17,7 +17,7 @@ What the release does (its code at d0db48a; ``mimic.py`` builds Brax APG's netwo
   (``NormalTanhDistribution``), *sampled* with the reparameterisation trick in training and in evaluation
   (``deterministic_eval`` is left False), std = ``softplus(raw) + 0.001``. With the release's pin, brax 0.0.15
   (the paper's), the MLP uses swish activations and LeCun-uniform initialisation, and the std has no extra factor;
-  the unpinned d0db48a code on brax >= 0.10.5 gets ELU, layer norm, orthogonal(0.01) initialisation and a
+  the unpinned d0db48a code on brax >= 0.10.4 gets ELU, layer norm, orthogonal(0.01) initialisation and a
   ``var_scale`` of 0.1 on the std.
 - Rollouts are ``ep_len - 1`` steps: 59 in every ``configs/AMP/*_20s.yaml`` (``ep_len`` 60), 29 in
   ``backflip.yaml`` and ``roll.yaml`` (``ep_len`` 30).
@@ -27,7 +27,7 @@ Ours, and why:
 - ``policy_noise="deterministic"`` (default): ``tanh(MLP(obs))``, no sampling; the gradient is analytic either way.
   ``policy_noise="tanh_gaussian"`` is the released form: the network's output doubles into location and raw scale,
   actions ``tanh(loc + std * eps)`` are sampled (reparameterised: gradients flow through ``loc`` and ``std``) in
-  training, std = ``(softplus(raw) + 0.001) * noise_var_scale`` (1.0: brax 0.0.15; 0.1: brax >= 0.10.5).
+  training, std = ``(softplus(raw) + 0.001) * noise_var_scale`` (1.0: brax 0.0.15; 0.1: brax >= 0.10.4).
   ``policy(state)`` is ``tanh(loc)`` in both forms, so the harness's evaluation is deterministic (see FIDELITY.md
   for the measured comparison).
 - ELU activations by default (``activation="swish"`` is the paper-era brax 0.0.15 network), no layer norm.
@@ -76,7 +76,7 @@ class DiffMimicConfig:
     hidden_sizes: tuple[int, ...] = (512, 256)
     """Policy MLP hidden layers."""
     activation: Activation = "elu"
-    """Policy hidden activation (Brax APG's: swish in brax 0.0.15, the paper's pin; ELU from brax 0.10.5)."""
+    """Policy hidden activation (Brax APG's: swish in brax 0.0.15, the paper's pin; ELU from brax 0.10.4)."""
     output_init_scale: float = 0.01
     """Scale of the policy's last-layer initial weights: first actions near the middle of the joint ranges."""
     normalize_observations: bool = True
@@ -84,7 +84,7 @@ class DiffMimicConfig:
     policy_noise: Literal["deterministic", "tanh_gaussian"] = "deterministic"
     """`deterministic`: tanh(MLP(obs)); `tanh_gaussian`: the release's reparameterised tanh-Gaussian samples."""
     noise_var_scale: float = 1.0
-    """tanh_gaussian std = (softplus(raw) + 0.001) x this (1.0 in brax 0.0.15, the paper's pin; 0.1 in brax >= 0.10.5)."""
+    """tanh_gaussian std = (softplus(raw) + 0.001) x this (1.0: brax 0.0.15, the paper's pin; 0.1: brax >= 0.10.4)."""
     replay: Literal["none", "threshold", "random"] = "threshold"
     """Demonstration Replay: `threshold` (on error), `random` (with probability ``replay_rate``) or `none`."""
     replay_threshold: float = 0.2

@@ -21,12 +21,13 @@ before the reset (the reward is augmented with ``discount * V(final_obs)`` and t
 state and leaves ``info["frame"]`` running, which would desynchronise the reference and would also pin every
 environment to one start frame; we reset to a new random start frame instead.
 
-Resets. A batched ``env.reset`` of every environment at every step, most of it thrown away, cost as much as the
-physics. Instead each rollout keeps a pool of ``num_envs`` fresh resets, drawn (one ``vmap(env.reset)`` with fresh
-keys) only when the episodes ending at a step need more entries than the pool has left; the k-th environment to end
-takes the next unused entry. Every entry is an independent draw of ``env.reset`` used at most once, and which entry an
-environment gets depends only on which episodes ended, never on the entries' contents: each restart is a fresh
-random start frame, as before.
+Resets. Resetting every environment at every step and keeping only the ended ones wastes a batched ``env.reset``
+per step (on the spring backend about 6% of a batched physics step: 0.5 ms against 8.8 ms for 32 environments,
+measured on a loaded 2-core machine). Instead each rollout keeps a pool of ``num_envs`` fresh resets, drawn (one
+``vmap(env.reset)`` with fresh keys, under ``lax.cond``) only when the episodes ending at a step need more entries than
+the pool has left; the k-th environment to end takes the next unused entry. Every entry is an independent draw of
+``env.reset`` used at most once, and which entry an environment gets depends only on which episodes ended, never on
+the entries' contents: each restart is a fresh random start frame, as before.
 
 ``ppo`` is the usual JAX PPO (Adam, learned log std, 4 epochs, purejaxrl/Brax-style). ``ppo_deepmimic`` is a
 :meth:`~methods.base.Method.variant` with DeepMimic's released agent (``data/agents/ct_agent_humanoid_ppo.txt``,
@@ -246,7 +247,9 @@ def _validate(config: PPOConfig) -> None:
     if config.optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', not {config.optimizer!r}")
     if config.advantage_normalisation not in ("minibatch", "batch"):
-        raise ValueError(f"advantage_normalisation must be 'minibatch' or 'batch', not {config.advantage_normalisation!r}")
+        raise ValueError(
+            f"advantage_normalisation must be 'minibatch' or 'batch', not {config.advantage_normalisation!r}"
+        )
     for name in ("exploration_rate_start", "exploration_rate_end"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], not {getattr(config, name)}")
@@ -494,7 +497,7 @@ PPO = Method(
     update=update,
     policy=policy,
     needs_differentiable_env=False,
-    description="DeepMimic-style PPO with Adam: imitation reward, RSI, early termination on a fall (Peng et al., 2018).",
+    description="DeepMimic-style PPO with Adam: imitation reward, RSI, early termination on a fall (Peng et al. 2018).",
 )
 PPO_DEEPMIMIC = PPO.variant(
     "ppo_deepmimic",

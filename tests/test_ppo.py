@@ -200,7 +200,8 @@ def test_ppo_deepmimic_defaults_are_the_released_agent_and_args(data_dir):
     agent = json.loads((data_dir / "agents" / "ct_agent_humanoid_ppo.txt").read_text())
     config = PPO_DEEPMIMIC.config_cls()
     assert config.optimizer == "sgd" and config.momentum == agent["ActorMomentum"] == agent["CriticMomentum"]
-    assert config.actor_learning_rate == agent["ActorStepsize"] and config.critic_learning_rate == agent["CriticStepsize"]
+    assert config.actor_learning_rate == agent["ActorStepsize"]
+    assert config.critic_learning_rate == agent["CriticStepsize"]
     assert config.actor_weight_decay == agent["ActorWeightDecay"] and agent["CriticWeightDecay"] == 0
     assert config.num_envs * config.unroll_length == agent["BatchSize"]
     assert config.minibatch_size == agent["MiniBatchSize"] and config.num_epochs == agent["Epochs"]
