@@ -3,8 +3,8 @@
 One update, as in the released trainer (``diffmimic/brax_lib/agent_diffmimic.py``):
 
 1. reset ``num_envs`` environments at random start frames of the clip (RSI);
-2. roll the policy out for ``rollout_length`` steps with ``lax.scan``; the environment applies Demonstration Replay
-   inside ``env.step`` (a ``jnp.where``, so gradients flow through every non-replayed step);
+2. roll the policy (sampling its actions) out for ``rollout_length`` steps with ``lax.scan``; the environment
+   applies Demonstration Replay inside ``env.step`` (a ``jnp.where``: gradients flow through every non-replayed step);
 3. loss = mean over steps and environments of the per-step state-matching loss ``state.metrics["loss"]``;
 4. ``jax.value_and_grad`` through the whole rollout (optionally cut every ``truncation_length`` steps);
 5. clip the gradient to global norm 0.4, Adam with a linear learning-rate decay 3e-4 -> 1e-5; a non-finite loss
@@ -24,12 +24,13 @@ What the release does (its code at d0db48a; ``mimic.py`` builds Brax APG's netwo
 
 Ours, and why:
 
-- ``policy_noise="deterministic"`` (default): ``tanh(MLP(obs))``, no sampling; the gradient is analytic either way.
-  ``policy_noise="tanh_gaussian"`` is the released form: the network's output doubles into location and raw scale,
-  actions ``tanh(loc + std * eps)`` are sampled (reparameterised: gradients flow through ``loc`` and ``std``) in
-  training, std = ``(softplus(raw) + 0.001) * noise_var_scale`` (1.0: brax 0.0.15; 0.1: brax >= 0.10.4).
-  ``policy(state)`` is ``tanh(loc)`` in both forms, so the harness's evaluation is deterministic (see FIDELITY.md
-  for the measured comparison).
+- ``policy_noise="tanh_gaussian"`` (default) is the released form: the network's output doubles into location and
+  raw scale, actions ``tanh(loc + std * eps)`` are sampled (reparameterised: gradients flow through ``loc`` and
+  ``std``) in training, std = ``(softplus(raw) + 0.001) * noise_var_scale`` (0.1, default: brax >= 0.10.4; 1.0:
+  brax 0.0.15). ``policy_noise="deterministic"`` is ``tanh(MLP(obs))``, no sampling. Measured with
+  ``methods.learning_check`` (synthetic clip, 16 envs x 32 steps, 100 updates, seeds 0 and 1): evaluation pose error
+  0.038 / 0.048 with the tanh-Gaussian at 0.1, 0.046 / 0.059 deterministic, 0.099 (seed 0) at scale 1.0.
+  ``policy(state)`` is ``tanh(loc)`` in every form: the harness's evaluation is deterministic, the release's sampled.
 - ELU activations by default (``activation="swish"`` is the paper-era brax 0.0.15 network), no layer norm.
 - The policy's last layer is initialised at scale 0.01 (``output_init_scale``), as Brax's current APG networks and
   DeepMimic's actor do; brax 0.0.15 used LeCun initialisation (scale 1), whose random first actions are far from
@@ -81,9 +82,9 @@ class DiffMimicConfig:
     """Scale of the policy's last-layer initial weights: first actions near the middle of the joint ranges."""
     normalize_observations: bool = True
     """Running mean/std observation normalisation."""
-    policy_noise: Literal["deterministic", "tanh_gaussian"] = "deterministic"
-    """`deterministic`: tanh(MLP(obs)); `tanh_gaussian`: the release's reparameterised tanh-Gaussian samples."""
-    noise_var_scale: float = 1.0
+    policy_noise: Literal["deterministic", "tanh_gaussian"] = "tanh_gaussian"
+    """`tanh_gaussian`: the release's reparameterised tanh-Gaussian samples in training; `deterministic`: no noise."""
+    noise_var_scale: float = 0.1
     """tanh_gaussian std = (softplus(raw) + 0.001) x this (1.0: brax 0.0.15, the paper's pin; 0.1: brax >= 0.10.4)."""
     replay: Literal["none", "threshold", "random"] = "threshold"
     """Demonstration Replay: `threshold` (on error), `random` (with probability ``replay_rate``) or `none`."""
@@ -106,8 +107,8 @@ class DiffMimicState:
     normaliser: ObservationNormaliser
     network: MLP = struct.field(pytree_node=False)
     normalize_observations: bool = struct.field(pytree_node=False)
-    policy_noise: str = struct.field(pytree_node=False, default="deterministic")
-    noise_var_scale: float = struct.field(pytree_node=False, default=1.0)
+    policy_noise: str = struct.field(pytree_node=False, default="tanh_gaussian")
+    noise_var_scale: float = struct.field(pytree_node=False, default=0.1)
 
 
 def env_config(config: DiffMimicConfig, base):
@@ -175,7 +176,7 @@ def policy(state: DiffMimicState):
 
 def update(state: DiffMimicState, key: jax.Array, *, env, config: DiffMimicConfig):
     start_states = jax.vmap(env.reset)(jax.random.split(key, config.num_envs))
-    noise_key = jax.random.fold_in(key, 1)  # its own stream; the start frames stay those of the deterministic form
+    noise_key = jax.random.fold_in(key, 1)  # its own stream: the start frames do not depend on the policy form
 
     def rollout_loss(params):
         def step(env_state, index):
