@@ -90,17 +90,22 @@ TIERS: dict[str, Tier] = {
             "*": {"num_envs": 32},
             "diffmimic": {"rollout_length": 32, "num_iterations": 400},
             "ppo": {"unroll_length": 32, "minibatch_size": 256, "num_epochs": 4},
+            # DeepMimic's own batch (4096 = 128 envs x 32 steps), minibatch and single epoch, not the Adam PPO's.
+            "ppo_deepmimic": {"num_envs": 128, "unroll_length": 32},
         },
         long_eval_frames=600,
     ),
     "paper": Tier(
         name="paper",
-        description="DiffMimic's released settings (300 envs, 1000 iterations); meant for a GPU",
-        max_samples=300 * 30 * 1000,
+        description="DiffMimic's released settings (300 envs x 59 steps x 1000 iterations); meant for a GPU",
+        # The released *_20s configs: 300 envs, rollouts of ep_len - 1 = 59 steps (the clip table's rollout length),
+        # 1000 iterations: 17.7 M samples, the paper's "fewer than 2e7".
+        max_samples=300 * 59 * 1000,
         max_train_seconds=None,
-        eval_every_samples=300 * 30 * 20,
+        eval_every_samples=300 * 59 * 20,
         eval_frames=None,
-        overrides={"*": {}, "diffmimic": {}, "ppo": {"num_envs": 256}},
+        # PPO: DeepMimic's batch of 4096 samples per update (256 envs x 16 steps), for ppo and ppo_deepmimic alike.
+        overrides={"*": {}, "diffmimic": {}, "ppo": {"num_envs": 256, "unroll_length": 16}},
         long_eval_frames=600,
     ),
 }

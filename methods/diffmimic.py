@@ -3,23 +3,39 @@
 One update, as in the released trainer (``diffmimic/brax_lib/agent_diffmimic.py``):
 
 1. reset ``num_envs`` environments at random start frames of the clip (RSI);
-2. roll the deterministic policy out for ``rollout_length`` steps with ``lax.scan``; the environment applies
-   Demonstration Replay inside ``env.step`` (a ``jnp.where``, so gradients flow through every non-replayed step);
+2. roll the policy (sampling its actions) out for ``rollout_length`` steps with ``lax.scan``; the environment
+   applies Demonstration Replay inside ``env.step`` (a ``jnp.where``: gradients flow through every non-replayed step);
 3. loss = mean over steps and environments of the per-step state-matching loss ``state.metrics["loss"]``;
 4. ``jax.value_and_grad`` through the whole rollout (optionally cut every ``truncation_length`` steps);
 5. clip the gradient to global norm 0.4, Adam with a linear learning-rate decay 3e-4 -> 1e-5; a non-finite loss
    or gradient is not applied (``grad_finite = 0``);
 6. update the running observation statistics with the rollout's observations (after the step, as released).
 
-Differences from the released code, and why:
+What the release does (its code at d0db48a; ``mimic.py`` builds Brax APG's networks with hidden sizes (512, 256)):
 
-- The policy is a deterministic ``tanh(MLP(obs))``; the release samples a tanh-Gaussian with a small learned scale
-  (Brax APG's ``NormalTanhDistribution(var_scale=0.1)``). The brief for this benchmark asks for the deterministic
-  form; the gradient is analytic either way. Hidden sizes (512, 256) and ELU activations follow the release.
+- The policy is Brax APG's: an MLP whose output is the location and raw scale of a tanh-Gaussian
+  (``NormalTanhDistribution``), *sampled* with the reparameterisation trick in training and in evaluation
+  (``deterministic_eval`` is left False), std = ``softplus(raw) + 0.001``. With the release's pin, brax 0.0.15
+  (the paper's), the MLP uses swish activations and LeCun-uniform initialisation, and the std has no extra factor;
+  the unpinned d0db48a code on brax >= 0.10.4 gets ELU, layer norm, orthogonal(0.01) initialisation and a
+  ``var_scale`` of 0.1 on the std.
+- Rollouts are ``ep_len - 1`` steps: 59 in every ``configs/AMP/*_20s.yaml`` (``ep_len`` 60), 29 in
+  ``backflip.yaml`` and ``roll.yaml`` (``ep_len`` 30).
+
+Ours, and why:
+
+- ``policy_noise="tanh_gaussian"`` (default) is the released form: the network's output doubles into location and
+  raw scale, actions ``tanh(loc + std * eps)`` are sampled (reparameterised: gradients flow through ``loc`` and
+  ``std``) in training, std = ``(softplus(raw) + 0.001) * noise_var_scale`` (0.1, default: brax >= 0.10.4; 1.0:
+  brax 0.0.15). ``policy_noise="deterministic"`` is ``tanh(MLP(obs))``, no sampling. Measured with
+  ``methods.learning_check`` (synthetic clip, 16 envs x 32 steps, 100 updates, seeds 0 and 1): evaluation pose error
+  0.038 / 0.048 with the tanh-Gaussian at 0.1, 0.046 / 0.059 deterministic, 0.099 (seed 0) at scale 1.0.
+  ``policy(state)`` is ``tanh(loc)`` in every form: the harness's evaluation is deterministic, the release's sampled.
+- ELU activations by default (``activation="swish"`` is the paper-era brax 0.0.15 network), no layer norm.
 - The policy's last layer is initialised at scale 0.01 (``output_init_scale``), as Brax's current APG networks and
-  DeepMimic's actor do; the release used Brax's then-default LeCun initialisation (scale 1), whose random first
-  actions are far from any pose. Measured with ``methods.learning_check`` (synthetic clip, 16 envs x 32 steps,
-  200 updates): evaluation pose error 0.38 -> 0.32 with scale 1 (still falling) and 0.38 -> 0.020 with 0.01.
+  DeepMimic's actor do; brax 0.0.15 used LeCun initialisation (scale 1), whose random first actions are far from
+  any pose. Measured with ``methods.learning_check`` (synthetic clip, 16 envs x 32 steps, 200 updates): evaluation
+  pose error 0.38 -> 0.32 with scale 1 (still falling) and 0.38 -> 0.020 with 0.01.
 - The first update normalises nothing (identity until statistics exist), exactly as the release's fresh
   ``running_statistics`` state; our normaliser also floors the standard deviation and clips at 10.
 
@@ -49,7 +65,7 @@ class DiffMimicConfig:
     num_envs: int = 300
     """Environments per update, each from its own random start frame."""
     rollout_length: int = 30
-    """Control steps per rollout (released: 30 for acrobatics, 60 for locomotion)."""
+    """Control steps per rollout (released: ep_len - 1 = 59 in every configs/AMP/*_20s.yaml, 29 in backflip.yaml)."""
     num_iterations: int = 1000
     """Updates over which the learning rate decays linearly (released: 1000)."""
     learning_rate: float = 3e-4
@@ -61,11 +77,15 @@ class DiffMimicConfig:
     hidden_sizes: tuple[int, ...] = (512, 256)
     """Policy MLP hidden layers."""
     activation: Activation = "elu"
-    """Policy hidden activation (Brax APG's default, which the release used)."""
+    """Policy hidden activation (Brax APG's: swish in brax 0.0.15, the paper's pin; ELU from brax 0.10.4)."""
     output_init_scale: float = 0.01
     """Scale of the policy's last-layer initial weights: first actions near the middle of the joint ranges."""
     normalize_observations: bool = True
     """Running mean/std observation normalisation."""
+    policy_noise: Literal["deterministic", "tanh_gaussian"] = "tanh_gaussian"
+    """`tanh_gaussian`: the release's reparameterised tanh-Gaussian samples in training; `deterministic`: no noise."""
+    noise_var_scale: float = 0.1
+    """tanh_gaussian std = (softplus(raw) + 0.001) x this (1.0: brax 0.0.15, the paper's pin; 0.1: brax >= 0.10.4)."""
     replay: Literal["none", "threshold", "random"] = "threshold"
     """Demonstration Replay: `threshold` (on error), `random` (with probability ``replay_rate``) or `none`."""
     replay_threshold: float = 0.2
@@ -76,6 +96,10 @@ class DiffMimicConfig:
     """Stop the gradient through the carried simulator state every k steps (0: backpropagate the whole rollout)."""
 
 
+# Brax's NormalTanhDistribution: the smallest standard deviation of the pre-tanh Gaussian.
+TANH_GAUSSIAN_MIN_STD = 0.001
+
+
 @struct.dataclass
 class DiffMimicState:
     params: dict
@@ -83,6 +107,8 @@ class DiffMimicState:
     normaliser: ObservationNormaliser
     network: MLP = struct.field(pytree_node=False)
     normalize_observations: bool = struct.field(pytree_node=False)
+    policy_noise: str = struct.field(pytree_node=False, default="tanh_gaussian")
+    noise_var_scale: float = struct.field(pytree_node=False, default=0.1)
 
 
 def env_config(config: DiffMimicConfig, base):
@@ -106,7 +132,11 @@ def make_optimizer(config: DiffMimicConfig) -> optax.GradientTransformation:
 def init(key: jax.Array, env, config: DiffMimicConfig) -> DiffMimicState:
     if config.num_envs < 1 or config.rollout_length < 1 or config.truncation_length < 0:
         raise ValueError("num_envs and rollout_length must be positive and truncation_length >= 0")
-    network = MLP(tuple(config.hidden_sizes), env.action_size, config.activation, config.output_init_scale)
+    if config.policy_noise not in ("deterministic", "tanh_gaussian"):
+        raise ValueError(f"policy_noise must be 'deterministic' or 'tanh_gaussian', not {config.policy_noise!r}")
+    # The tanh-Gaussian's network outputs the location and the raw scale of every action component.
+    outputs = env.action_size * (2 if config.policy_noise == "tanh_gaussian" else 1)
+    network = MLP(tuple(config.hidden_sizes), outputs, config.activation, config.output_init_scale)
     params = network.init(key, jnp.zeros((env.observation_size,)))
     return DiffMimicState(
         params=params,
@@ -114,27 +144,43 @@ def init(key: jax.Array, env, config: DiffMimicConfig) -> DiffMimicState:
         normaliser=ObservationNormaliser.create(env.observation_size),
         network=network,
         normalize_observations=config.normalize_observations,
+        policy_noise=config.policy_noise,
+        noise_var_scale=config.noise_var_scale,
     )
 
 
-def _act(network: MLP, params, normaliser, normalize: bool, obs: jax.Array) -> jax.Array:
-    return jnp.tanh(network.apply(params, normaliser(obs) if normalize else obs))
+def _distribution(state: DiffMimicState, params, obs: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+    """Pre-tanh location and standard deviation (None for the deterministic policy) of the action."""
+    output = state.network.apply(params, state.normaliser(obs) if state.normalize_observations else obs)
+    if state.policy_noise == "deterministic":
+        return output, None
+    loc, raw_scale = jnp.split(output, 2, axis=-1)
+    return loc, (jax.nn.softplus(raw_scale) + TANH_GAUSSIAN_MIN_STD) * state.noise_var_scale
+
+
+def _act(state: DiffMimicState, params, obs: jax.Array, key: jax.Array | None) -> jax.Array:
+    """The training action: tanh of the location, plus reparameterised noise for the tanh-Gaussian."""
+    loc, std = _distribution(state, params, obs)
+    if std is None:
+        return jnp.tanh(loc)
+    return jnp.tanh(loc + std * jax.random.normal(key, loc.shape))
 
 
 def policy(state: DiffMimicState):
     def act(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
-        del key  # deterministic
-        return _act(state.network, state.params, state.normaliser, state.normalize_observations, obs)
+        del key  # the mean action: tanh of the location, for either form of the policy
+        return jnp.tanh(_distribution(state, state.params, obs)[0])
 
     return act
 
 
 def update(state: DiffMimicState, key: jax.Array, *, env, config: DiffMimicConfig):
     start_states = jax.vmap(env.reset)(jax.random.split(key, config.num_envs))
+    noise_key = jax.random.fold_in(key, 1)  # its own stream: the start frames do not depend on the policy form
 
     def rollout_loss(params):
         def step(env_state, index):
-            action = _act(state.network, params, state.normaliser, state.normalize_observations, env_state.obs)
+            action = _act(state, params, env_state.obs, jax.random.fold_in(noise_key, index))
             next_state = jax.vmap(env.step)(env_state, action)
             if config.truncation_length > 0:
                 cut = (index + 1) % config.truncation_length == 0

@@ -30,6 +30,7 @@ SMALL_CONFIG = {
     "diffmimic_noreplay": _DIFFMIMIC,
     "diffmimic_random": _DIFFMIMIC,
     "ppo": {"num_envs": 32, "unroll_length": 32, "minibatch_size": 256},
+    # ppo_deepmimic keeps DeepMimic's batch of 4096 (64 envs x 64 steps).
 }
 # (updates, train seconds) when not given: DiffMimic by updates, PPO by a time budget.
 SMALL_BUDGET = {"diffmimic": (150, 0.0), "ppo": (100_000, 240.0)}

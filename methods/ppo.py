@@ -1,47 +1,74 @@
-"""DeepMimic-style PPO (Peng et al., SIGGRAPH 2018) on the shared mimic environment.
+"""DeepMimic-style PPO (Peng et al., SIGGRAPH 2018) on the shared mimic environment: ``ppo`` and ``ppo_deepmimic``.
 
 One update reads like the algorithm:
 
 1. collect ``unroll_length`` steps from each of ``num_envs`` environments with the Gaussian policy; the
-   environments carry over between updates, and an environment whose episode ended (a fall, or the time limit)
-   restarts at a fresh random start frame (RSI);
+   environments carry over between updates, and an environment whose episode ended (a fall, or its time limit)
+   restarts at a fresh random start frame (RSI) drawn from a pool of fresh resets (see *Resets* below);
 2. values of every observation, GAE (``rlax.truncated_generalized_advantage_estimation``, vmapped over envs);
 3. ``num_epochs`` passes over the batch in shuffled minibatches of ``minibatch_size`` (``lax.scan``): clipped
    surrogate (``rlax.clipped_surrogate_pg_loss``) on normalised advantages, squared-error value loss, optional
-   entropy bonus; actor and critic each have their own Adam and global-norm clip; a non-finite minibatch loss or
-   gradient is skipped;
+   entropy bonus, action-bound loss and actor weight decay; actor and critic each have their own optimizer (Adam, or
+   SGD with momentum) and optional global-norm clip; a non-finite minibatch loss or gradient is skipped;
 4. update the running observation statistics with the batch's observations (after the epochs, so the log-probs
    stored at collection time stay valid for the ratio).
 
 Episode ends. A fall (``state.done``, with ``early_termination=True``) is a *termination*: the value after it is 0,
-which with DeepMimic's reward in [0, 1] is the penalty for falling. Reaching ``episode_length`` is a *truncation*:
-the advantage bootstraps from the value of the last observation before the reset (the reward is augmented with
-``discount * V(final_obs)`` and the trace is cut). Brax's ``AutoResetWrapper`` is not used: it restores each
-environment's *first* state and leaves ``info["frame"]`` running, which would desynchronise the reference and
-would also pin every environment to one start frame; we reset to a new random start frame instead.
+which with DeepMimic's reward in [0, 1] is the penalty for falling (DeepMimic's ``val_fail = r_min / (1 - discount)``
+= 0). Reaching the time limit is a *truncation*: the advantage bootstraps from the value of the last observation
+before the reset (the reward is augmented with ``discount * V(final_obs)`` and the trace is cut), as DeepMimic's
+``Terminate.Null`` path end does. Brax's ``AutoResetWrapper`` is not used: it restores each environment's *first*
+state and leaves ``info["frame"]`` running, which would desynchronise the reference and would also pin every
+environment to one start frame; we reset to a new random start frame instead.
 
-Differences from DeepMimic's released agent (``ct_agent_humanoid_ppo.txt``) and why:
+Resets. Resetting every environment at every step and keeping only the ended ones wastes a batched ``env.reset``
+per step (on the spring backend about 6% of a batched physics step: 0.5 ms against 8.8 ms for 32 environments,
+measured on a loaded 2-core machine). Instead each rollout keeps a pool of ``num_envs`` fresh resets, drawn (one
+``vmap(env.reset)`` with fresh keys, under ``lax.cond``) only when the episodes ending at a step need more entries than
+the pool has left; the k-th environment to end takes the next unused entry. Every entry is an independent draw of
+``env.reset`` used at most once, and which entry an environment gets depends only on which episodes ended, never on
+the entries' contents: each restart is a fresh random start frame, as before.
 
-- Adam (one per network) instead of SGD with momentum at actor 2.5e-6 / critic 1e-2: those step sizes were tuned for
-  its TensorFlow/MPI setup and 60 M-sample budgets; Adam at 3e-4 is the common JAX-PPO setting.
-- A learned state-independent log std instead of a fixed, annealed exploration noise, as the brief specifies.
-- ``num_epochs`` 4 instead of 1: more reuse of each batch, the usual Adam-PPO choice (purejaxrl, Brax).
-- A fixed time limit (``episode_length``, default 600 steps = 20 s) instead of DeepMimic's randomised one.
-- Networks: actor and critic are separate ReLU MLPs of (1024, 512), DeepMimic's ``fc_2layers_1024units`` (which,
-  despite its name, builds layers of 1024 and 512); the actor's output layer is initialised at scale 0.01 as
-  DeepMimic's ``ActorInitOutputScale``.
-- Observations are DiffMimic's (the shared environment's), not DeepMimic's local-frame features.
+``ppo`` is the usual JAX PPO (Adam, learned log std, 4 epochs, purejaxrl/Brax-style). ``ppo_deepmimic`` is a
+:meth:`~methods.base.Method.variant` with DeepMimic's released agent (``data/agents/ct_agent_humanoid_ppo.txt``,
+``learning/ppo_agent.py``, ``pg_agent.py``, ``rl_agent.py``) and training args (``data/args/train_humanoid3d_*``):
 
-Known behaviour: DeepMimic's fall criterion (root, chest or neck touching the floor) does not end an episode in
-which the character crawls on knees and hands with its torso ~0.2 m up; in ``methods.learning_check`` after 60
-updates, 6 of 32 training environments sat in that pose (pose error ~0.67) until the time limit.
+- SGD with momentum 0.9: actor step 2e-6 with weight decay 5e-4 (``5e-4 * l2_loss`` of the actor's kernels, biases
+  excluded), critic step 5e-4 without decay; no gradient clipping.
+- Fixed action std 0.05 (``ExpParams`` Noise 0.05 at both ends; its log std is not trained). What DeepMimic anneals
+  is the exploration *rate*: each action is sampled with probability ``Rate`` and is the mean action otherwise,
+  ``Rate`` going linearly 1 -> 0.2 over 64 M samples (``ExpAnnealSamples``); only sampled steps train the actor
+  (``EXP_ACTION_FLAG``), every step trains the critic.
+- Batch 4096 (64 envs x 64 steps), minibatch 256, one epoch; advantages normalised over the batch's sampled steps
+  (``ADV_EPS`` 1e-5) and clipped to +-4 (``NormAdvClip``); value targets (TD(lambda) returns) clipped to
+  ``[r_min, r_max] / (1 - discount)`` = [0, 20]; no value normalisation (``_calc_val_offset_scale`` exists in
+  ``rl_agent.py`` but nothing calls it); action-bound loss ``10 * 0.5 * mean(sum(excess^2))`` on the mean action
+  beyond the action bounds.
+- Episode time limit annealed from 0.5 s (15 steps) to 20 s (600 steps) as ``(samples / 32 M)^4``
+  (``--time_lim_min/max 0.5``, ``--time_end_lim_min/max 20``, ``--anneal_samples 32000000``, and
+  ``RLSceneSimChar::SetupTimerAnnealer``: a power-4 annealer); min = max in every args file, so the limit is not
+  random, and each episode keeps the limit in force when it started.
+- Observation statistics frozen after 1 M samples (``NormalizerSamples``).
+- Discount 0.95, TD(lambda) 0.95, ratio clip 0.2, networks ``fc_2layers_1024units`` (ReLU layers of 1024 and 512,
+  despite the name), the actor's output initialised at scale 0.01 (``ActorInitOutputScale``).
+
+What stays different (FIDELITY.md): observations are the shared environment's (DiffMimic's), not DeepMimic's
+local-frame features; DeepMimic's normaliser starts from the environment's offsets and scales, ours from the
+identity; batches are fixed ``num_envs x unroll_length`` windows (the window's last step bootstraps from the critic),
+not whole episodes; the action bounds are the environment's [-1, 1] on every component (DeepMimic: +-1 in its
+normalised units for revolute joints, +-2 for spherical ones); when fewer than a minibatch of sampled steps remain,
+the actor's minibatches cycle through them without DeepMimic's reshuffle.
+
+Known behaviour: with the earlier fall criterion (root, chest or neck near the floor, by distance), an episode in
+which the character crawled on knees and hands with its torso ~0.2 m up did not end; in ``methods.learning_check``
+after 60 updates, 6 of 32 training environments sat in that pose (pose error ~0.67) until the time limit.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -56,7 +83,7 @@ from methods.optimisation import all_finite, guarded_step, select
 
 @dataclasses.dataclass(frozen=True)
 class PPOConfig:
-    """DeepMimic's PPO settings where they carry over (discount, GAE lambda, clip, batch, minibatch, network sizes)."""
+    """PPO on the imitation reward; defaults are the usual JAX PPO (Adam), ``ppo_deepmimic`` sets DeepMimic's."""
 
     num_envs: int = 64
     """Parallel environments; samples per update = num_envs x unroll_length (DeepMimic's batch: 4096)."""
@@ -72,16 +99,38 @@ class PPOConfig:
     """GAE / TD(lambda) parameter."""
     clip_epsilon: float = 0.2
     """PPO ratio clip."""
+    optimizer: Literal["adam", "sgd"] = "adam"
+    """Optimizer of both networks: `adam`, or `sgd` with ``momentum`` (DeepMimic's MomentumOptimizer)."""
+    momentum: float = 0.9
+    """Momentum of the `sgd` optimizer (DeepMimic: 0.9)."""
     actor_learning_rate: float = 3e-4
-    """Adam learning rate of the actor (and its log std)."""
+    """Learning rate of the actor (and its log std); DeepMimic: SGD step 2e-6."""
     critic_learning_rate: float = 3e-4
-    """Adam learning rate of the critic."""
+    """Learning rate of the critic; DeepMimic: SGD step 5e-4."""
+    actor_weight_decay: float = 0.0
+    """Adds this x 0.5 x (sum of squared actor kernel weights, biases excluded) to the loss (DeepMimic: 5e-4)."""
     max_grad_norm: float = 1.0
-    """Global-norm clip, applied to the actor's and the critic's gradients separately."""
+    """Global-norm clip, applied to the actor's and the critic's gradients separately; 0: none (DeepMimic)."""
     entropy_coef: float = 0.0
     """Entropy bonus weight (DeepMimic: none)."""
     initial_action_std: float = 0.2
-    """Initial exploration standard deviation, in the environment's [-1, 1] action units."""
+    """Initial exploration standard deviation, in the environment's [-1, 1] action units (DeepMimic: 0.05)."""
+    learn_action_std: bool = True
+    """Train the state-independent log std; False keeps it at initial_action_std (DeepMimic's fixed noise)."""
+    exploration_rate_start: float = 1.0
+    """Probability that a step's action is sampled rather than the mean action, at the start (DeepMimic: 1)."""
+    exploration_rate_end: float = 1.0
+    """The same probability after exploration_anneal_samples samples, reached linearly (DeepMimic: 0.2)."""
+    exploration_anneal_samples: int = 0
+    """Samples over which the exploration rate anneals (DeepMimic: 64 M); 0: exploration_rate_start throughout."""
+    advantage_normalisation: Literal["minibatch", "batch"] = "minibatch"
+    """Normalise advantages over each minibatch, or once over the batch's sampled steps (DeepMimic)."""
+    advantage_clip: float = 0.0
+    """Clip normalised advantages to +-this; 0: no clip (DeepMimic: 4)."""
+    clip_value_targets: bool = False
+    """Clip value targets to [0, 1 / (1 - discount)], the values of rewards in [0, 1] (DeepMimic's val_min/max)."""
+    action_bound_loss_weight: float = 0.0
+    """Weight of 0.5 x mean squared excess of the mean action beyond [-1, 1] (DeepMimic: 10)."""
     actor_hidden_sizes: tuple[int, ...] = (1024, 512)
     """Actor MLP hidden layers (DeepMimic: fc_2layers_1024units = 1024, 512)."""
     critic_hidden_sizes: tuple[int, ...] = (1024, 512)
@@ -90,8 +139,24 @@ class PPOConfig:
     """Hidden activation of both networks (DeepMimic: ReLU)."""
     normalize_observations: bool = True
     """Running mean/std observation normalisation."""
+    normalizer_samples: int = 0
+    """Stop updating the observation statistics after this many samples (DeepMimic: 1 M); 0: never stop."""
+    action_mapping: Literal["diffmimic", "deepmimic", "range"] = "deepmimic"
+    """How an action becomes PD targets (envs.actions): DeepMimic's own (revolute mid-range +- 2 x range, spherical
+    exponential map of pi x action), for both PPO variants; `diffmimic` is DiffMimic's 1.2 pi x action."""
     episode_length: int = 600
-    """Time limit in control steps (20 s at 30 Hz); reaching it truncates the episode."""
+    """Time limit in control steps (20 s at 30 Hz), or its final value when annealed; reaching it truncates."""
+    initial_episode_length: int = 0
+    """Time limit at the start, annealed to episode_length as (samples / time_limit_anneal_samples)^4 (DeepMimic:
+    15 steps = 0.5 s); 0: episode_length throughout."""
+    time_limit_anneal_samples: int = 0
+    """Samples over which the time limit anneals (DeepMimic: 32 M)."""
+
+
+# DeepMimic's RLSceneSimChar::SetupTimerAnnealer: the time limit follows a power-4 annealer of samples / anneal.
+TIME_LIMIT_ANNEAL_POWER = 4.0
+# DeepMimic's PPOAgent.ADV_EPS, added to the advantages' standard deviation.
+ADVANTAGE_EPS = 1e-5
 
 
 class Networks(NamedTuple):
@@ -106,6 +171,7 @@ class EnvCarry:
     state: object  # brax.envs.State, batched over num_envs
     steps: jax.Array
     episode_return: jax.Array
+    time_limit: jax.Array  # control steps; each episode keeps the limit in force when it started
 
 
 @struct.dataclass
@@ -114,6 +180,7 @@ class PPOState:
     opt_state: optax.OptState
     normaliser: ObservationNormaliser
     env: EnvCarry
+    samples: jax.Array  # samples trained on before this update: the clock of the annealing schedules
     networks: Networks = struct.field(pytree_node=False)
     normalize_observations: bool = struct.field(pytree_node=False)
 
@@ -122,6 +189,7 @@ class Transition(NamedTuple):
     obs: jax.Array
     action: jax.Array
     log_prob: jax.Array
+    exploratory: jax.Array  # 1 where the action was sampled, 0 where it was the mean action (trains the critic only)
     reward: jax.Array
     termination: jax.Array
     truncation: jax.Array
@@ -132,13 +200,38 @@ class Transition(NamedTuple):
 
 def env_config(config: PPOConfig, base):
     return dataclasses.replace(
-        base, random_start=True, early_termination=True, replay="none", episode_length=config.episode_length
+        base,
+        random_start=True,
+        early_termination=True,
+        replay="none",
+        episode_length=config.episode_length,
+        action_mapping=config.action_mapping,
     )
+
+
+def exploration_rate(config: PPOConfig, samples: jax.Array) -> jax.Array:
+    """DeepMimic's ``ExpParams.lerp``: linear from start to end over ``exploration_anneal_samples``."""
+    if config.exploration_anneal_samples <= 0:
+        return jnp.asarray(config.exploration_rate_start, jnp.float32)
+    progress = jnp.clip(jnp.asarray(samples, jnp.float32) / float(config.exploration_anneal_samples), 0.0, 1.0)
+    return config.exploration_rate_start + (config.exploration_rate_end - config.exploration_rate_start) * progress
+
+
+def time_limit(config: PPOConfig, samples: jax.Array) -> jax.Array:
+    """Control steps of an episode that starts after ``samples``: DeepMimic's power-4 annealed timer, rounded up
+    (its episode ends at the first step whose time reaches the limit)."""
+    if config.initial_episode_length <= 0 or config.time_limit_anneal_samples <= 0:
+        return jnp.asarray(config.episode_length, jnp.int32)
+    progress = jnp.clip(jnp.asarray(samples, jnp.float32) / float(config.time_limit_anneal_samples), 0.0, 1.0)
+    progress = progress**TIME_LIMIT_ANNEAL_POWER
+    steps = config.initial_episode_length + (config.episode_length - config.initial_episode_length) * progress
+    return jnp.ceil(steps).astype(jnp.int32)
 
 
 def _optimizer(config: PPOConfig) -> optax.GradientTransformation:
     def group(learning_rate):
-        return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(learning_rate))
+        step = optax.adam(learning_rate) if config.optimizer == "adam" else optax.sgd(learning_rate, config.momentum)
+        return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), step) if config.max_grad_norm > 0 else step
 
     return optax.multi_transform(
         {"actor": group(config.actor_learning_rate), "critic": group(config.critic_learning_rate)},
@@ -146,18 +239,37 @@ def _optimizer(config: PPOConfig) -> optax.GradientTransformation:
     )
 
 
-def _reset(env, key: jax.Array, num_envs: int) -> EnvCarry:
+def _reset(env, key: jax.Array, num_envs: int, limit: jax.Array) -> EnvCarry:
     return EnvCarry(
         state=jax.vmap(env.reset)(jax.random.split(key, num_envs)),
         steps=jnp.zeros(num_envs, jnp.int32),
         episode_return=jnp.zeros(num_envs),
+        time_limit=jnp.full(num_envs, limit, jnp.int32),
     )
 
 
-def init(key: jax.Array, env, config: PPOConfig) -> PPOState:
+def _validate(config: PPOConfig) -> None:
     batch = config.num_envs * config.unroll_length
     if config.minibatch_size < 1 or batch % config.minibatch_size:
         raise ValueError(f"minibatch_size {config.minibatch_size} must divide num_envs x unroll_length = {batch}")
+    if config.optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', not {config.optimizer!r}")
+    if config.advantage_normalisation not in ("minibatch", "batch"):
+        raise ValueError(
+            f"advantage_normalisation must be 'minibatch' or 'batch', not {config.advantage_normalisation!r}"
+        )
+    for name in ("exploration_rate_start", "exploration_rate_end"):
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise ValueError(f"{name} must lie in [0, 1], not {getattr(config, name)}")
+    if not 0 <= config.initial_episode_length <= config.episode_length:
+        raise ValueError(
+            f"initial_episode_length {config.initial_episode_length} must lie in [0, episode_length "
+            f"{config.episode_length}]"
+        )
+
+
+def init(key: jax.Array, env, config: PPOConfig) -> PPOState:
+    _validate(config)
     actor_key, critic_key, env_key = jax.random.split(key, 3)
     networks = Networks(
         actor=MLP(tuple(config.actor_hidden_sizes), env.action_size, config.activation, output_scale=0.01),
@@ -169,11 +281,14 @@ def init(key: jax.Array, env, config: PPOConfig) -> PPOState:
         "log_std": jnp.full((env.action_size,), math.log(config.initial_action_std), jnp.float32),
         "critic": networks.critic.init(critic_key, obs),
     }
+    samples = jnp.zeros((), jnp.int32)
     return PPOState(
         params=params,
         opt_state=_optimizer(config).init(params),
         normaliser=ObservationNormaliser.create(env.observation_size),
-        env=jax.jit(_reset, static_argnums=(0, 2))(env, env_key, config.num_envs),  # eager vmap is slow
+        # eager vmap is slow
+        env=jax.jit(_reset, static_argnums=(0, 2))(env, env_key, config.num_envs, time_limit(config, samples)),
+        samples=samples,
         networks=networks,
         normalize_observations=config.normalize_observations,
     )
@@ -195,34 +310,59 @@ def policy(state: PPOState):
     return act
 
 
+def _take_fresh_starts(env, key, pool, used, ended):
+    """Fresh reset states for the environments that ``ended``, from ``pool`` (entries ``used`` onwards are unused).
+
+    A pool that cannot serve every ended environment is replaced by a new draw of ``len(ended)`` resets first, so
+    every entry handed out is an unused independent ``env.reset``; returns (fresh states, pool, used).
+    """
+    num_envs = ended.shape[0]
+    needed = jnp.sum(ended, dtype=jnp.int32)
+
+    def redraw(_):
+        fresh = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+        return jax.tree.map(lambda new, old: new.astype(old.dtype), fresh, pool), jnp.zeros((), jnp.int32)
+
+    pool, used = jax.lax.cond(used + needed > num_envs, redraw, lambda _: (pool, used), None)
+    slot = jnp.clip(used + jnp.cumsum(ended) - 1, 0, num_envs - 1)  # the k-th ended environment takes entry used + k
+    return jax.tree.map(lambda x: x[slot], pool), pool, used + needed
+
+
 def _collect(state: PPOState, key: jax.Array, env, config: PPOConfig) -> tuple[EnvCarry, Transition]:
     actor, params = state.networks.actor, state.params
+    rate = exploration_rate(config, state.samples)
+    limit = time_limit(config, state.samples)
 
-    def step(carry: EnvCarry, key):
-        noise_key, reset_key = jax.random.split(key)
-        obs = carry.state.obs
+    def step(carry, key):
+        env_carry, pool, used = carry
+        noise_key, explore_key, reset_key = jax.random.split(key, 3)
+        obs = env_carry.state.obs
         mean = actor.apply(params["actor"], _normalise(state, obs))
-        action = mean + jnp.exp(params["log_std"]) * jax.random.normal(noise_key, mean.shape)
-        stepped = jax.vmap(env.step)(carry.state, action)
-        steps = carry.steps + 1
-        episode_return = carry.episode_return + stepped.reward
+        exploratory = jax.random.bernoulli(explore_key, rate, (config.num_envs,))
+        noise = jnp.exp(params["log_std"]) * jax.random.normal(noise_key, mean.shape)
+        action = mean + jnp.where(exploratory[:, None], noise, 0.0)
+        stepped = jax.vmap(env.step)(env_carry.state, action)
+        steps = env_carry.steps + 1
+        episode_return = env_carry.episode_return + stepped.reward
         termination = stepped.done > 0
-        truncation = (steps >= config.episode_length) & ~termination
+        truncation = (steps >= env_carry.time_limit) & ~termination
         ended = termination | truncation
-        fresh = _reset(env, reset_key, config.num_envs)
+        fresh, pool, used = _take_fresh_starts(env, reset_key, pool, used, ended)
 
         def restart(new, old):
             return jnp.where(ended.reshape(ended.shape + (1,) * (old.ndim - 1)), new, old)
 
         next_carry = EnvCarry(
-            state=jax.tree.map(restart, fresh.state, stepped),
-            steps=restart(fresh.steps, steps),
-            episode_return=restart(fresh.episode_return, episode_return),
+            state=jax.tree.map(restart, fresh, stepped),
+            steps=jnp.where(ended, 0, steps),
+            episode_return=jnp.where(ended, 0.0, episode_return),
+            time_limit=jnp.where(ended, limit, env_carry.time_limit),
         )
         transition = Transition(
             obs=obs,
             action=action,
             log_prob=_log_prob(mean, params["log_std"], action),
+            exploratory=exploratory.astype(jnp.float32),
             reward=stepped.reward,
             termination=termination.astype(jnp.float32),
             truncation=truncation.astype(jnp.float32),
@@ -230,9 +370,14 @@ def _collect(state: PPOState, key: jax.Array, env, config: PPOConfig) -> tuple[E
             episode_return=jnp.where(ended, episode_return, 0.0),
             pose_error=stepped.metrics["pose_error"],
         )
-        return next_carry, transition
+        return (next_carry, pool, used), transition
 
-    return jax.lax.scan(step, state.env, jax.random.split(key, config.unroll_length))
+    # The pool starts empty (all of it "used"): a rollout in which no episode ends draws no resets at all.
+    empty_pool = (state.env.state, jnp.asarray(config.num_envs, jnp.int32))
+    (carry, _, _), batch = jax.lax.scan(
+        step, (state.env, *empty_pool), jax.random.split(key, config.unroll_length)
+    )
+    return carry, batch
 
 
 def _advantages(state: PPOState, carry: EnvCarry, batch: Transition, config: PPOConfig):
@@ -248,27 +393,62 @@ def _advantages(state: PPOState, carry: EnvCarry, batch: Transition, config: PPO
     return advantages, advantages + values[:-1]
 
 
+def normalise_advantages(advantages: jax.Array, weights: jax.Array, clip: float) -> jax.Array:
+    """(A - mean) / (std + 1e-5) over the entries with weight 1, then clipped to +-``clip`` (0: no clip)."""
+    count = jnp.maximum(jnp.sum(weights), 1.0)
+    mean = jnp.sum(weights * advantages) / count
+    std = jnp.sqrt(jnp.sum(weights * jnp.square(advantages - mean)) / count)
+    normalised = (advantages - mean) / (std + ADVANTAGE_EPS)
+    return jnp.clip(normalised, -clip, clip) if clip > 0 else normalised
+
+
+def action_bound_loss(mean: jax.Array, low: float = -1.0, high: float = 1.0) -> jax.Array:
+    """DeepMimic's ``bound_loss``: 0.5 x mean over samples of the summed squared excess beyond [low, high]."""
+    excess = jnp.minimum(mean - low, 0.0) ** 2 + jnp.maximum(mean - high, 0.0) ** 2
+    return 0.5 * jnp.mean(jnp.sum(excess, axis=-1))
+
+
+def _kernel_l2(params) -> jax.Array:
+    """TensorFlow's ``l2_loss`` (half the sum of squares) over the kernels, biases excluded as DeepMimic does."""
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    return sum(0.5 * jnp.sum(jnp.square(x)) for path, x in leaves if getattr(path[-1], "key", None) == "kernel")
+
+
 def _loss(params, state: PPOState, minibatch, config: PPOConfig):
-    transition, advantages, targets = minibatch
-    obs = _normalise(state, transition.obs)
-    mean = state.networks.actor.apply(params["actor"], obs)
-    ratio = jnp.exp(_log_prob(mean, params["log_std"], transition.action) - transition.log_prob)
-    advantages = (advantages - jnp.mean(advantages)) / (jnp.std(advantages) + 1e-8)
-    policy_loss = rlax.clipped_surrogate_pg_loss(ratio, advantages, config.clip_epsilon)
-    value_loss = 0.5 * jnp.mean(jnp.square(state.networks.critic.apply(params["critic"], obs)[..., 0] - targets))
-    entropy = jnp.sum(params["log_std"] + 0.5 * jnp.log(2 * jnp.pi * jnp.e))
-    loss = policy_loss + value_loss - config.entropy_coef * entropy
-    return loss, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
+    (actor_batch, advantages), (critic_batch, targets) = minibatch
+    log_std = params["log_std"] if config.learn_action_std else jax.lax.stop_gradient(params["log_std"])
+    mean = state.networks.actor.apply(params["actor"], _normalise(state, actor_batch.obs))
+    ratio = jnp.exp(_log_prob(mean, log_std, actor_batch.action) - actor_batch.log_prob)
+    if config.advantage_normalisation == "minibatch":
+        advantages = normalise_advantages(advantages, jnp.ones_like(advantages), config.advantage_clip)
+    # Only sampled actions train the actor (DeepMimic's EXP_ACTION_FLAG); a mean action has nothing to reinforce.
+    policy_loss = rlax.clipped_surrogate_pg_loss(ratio, advantages * actor_batch.exploratory, config.clip_epsilon)
+    values = state.networks.critic.apply(params["critic"], _normalise(state, critic_batch.obs))[..., 0]
+    value_loss = 0.5 * jnp.mean(jnp.square(values - targets))
+    entropy = jnp.sum(log_std + 0.5 * jnp.log(2 * jnp.pi * jnp.e))
+    bound_loss = action_bound_loss(mean)
+    loss = policy_loss + value_loss - config.entropy_coef * entropy + config.action_bound_loss_weight * bound_loss
+    if config.actor_weight_decay:
+        loss = loss + config.actor_weight_decay * _kernel_l2(params["actor"])
+    return loss, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "bound_loss": bound_loss}
 
 
 def update(state: PPOState, key: jax.Array, *, env, config: PPOConfig):
     collect_key, shuffle_key = jax.random.split(key)
     carry, batch = _collect(state, collect_key, env, config)
     advantages, targets = _advantages(state, carry, batch, config)
+    if config.clip_value_targets:
+        # After the advantages, as DeepMimic: its advantages use the unclipped TD(lambda) returns.
+        targets = jnp.clip(targets, 0.0, 1.0 / (1.0 - config.discount))
 
     samples = config.num_envs * config.unroll_length
     num_minibatches = samples // config.minibatch_size
-    flat = jax.tree.map(lambda x: x.reshape((samples,) + x.shape[2:]), (batch, advantages, targets))
+    flat_batch, advantages, targets = jax.tree.map(
+        lambda x: x.reshape((samples,) + x.shape[2:]), (batch, advantages, targets)
+    )
+    exploratory = flat_batch.exploratory > 0
+    if config.advantage_normalisation == "batch":
+        advantages = normalise_advantages(advantages, flat_batch.exploratory, config.advantage_clip)
     optimizer = _optimizer(config)
 
     def gradient_step(carry, minibatch):
@@ -278,14 +458,25 @@ def update(state: PPOState, key: jax.Array, *, env, config: PPOConfig):
         return (params, opt_state), {"loss": loss, **parts, **step_metrics}
 
     def epoch(carry, key):
-        order = jax.random.permutation(key, samples)
-        minibatches = jax.tree.map(lambda x: x[order].reshape((num_minibatches, -1) + x.shape[1:]), flat)
-        return jax.lax.scan(gradient_step, carry, minibatches)
+        critic_order = jax.random.permutation(key, samples)
+        # The actor cycles through the sampled steps only, in the same shuffled order (all of them when every
+        # action is sampled, as in ``ppo``).
+        actor_order = critic_order[jnp.argsort(~exploratory[critic_order], stable=True)]
+        actor_order = actor_order[jnp.arange(samples) % jnp.maximum(jnp.sum(exploratory), 1)]
+
+        def minibatches(order, tree):
+            return jax.tree.map(lambda x: x[order].reshape((num_minibatches, -1) + x.shape[1:]), tree)
+
+        data = (minibatches(actor_order, (flat_batch, advantages)), minibatches(critic_order, (flat_batch, targets)))
+        return jax.lax.scan(gradient_step, carry, data)
 
     (params, opt_state), steps = jax.lax.scan(
         epoch, (state.params, state.opt_state), jax.random.split(shuffle_key, config.num_epochs)
     )
-    normaliser = select(all_finite(batch.obs), state.normaliser.update(batch.obs), state.normaliser)
+    update_statistics = all_finite(batch.obs)
+    if config.normalizer_samples > 0:
+        update_statistics &= state.samples < config.normalizer_samples
+    normaliser = select(update_statistics, state.normaliser.update(batch.obs), state.normaliser)
     episodes = jnp.sum(batch.termination + batch.truncation)
     metrics = {
         "samples": jnp.asarray(samples, jnp.int32),
@@ -297,8 +488,13 @@ def update(state: PPOState, key: jax.Array, *, env, config: PPOConfig):
         "episode_return": jnp.sum(batch.episode_return) / jnp.maximum(episodes, 1.0),
         "fall_rate": jnp.sum(batch.termination) / jnp.maximum(episodes, 1.0),
         "action_std": jnp.mean(jnp.exp(params["log_std"])),
+        "exploration_rate": exploration_rate(config, state.samples),
+        "time_limit": time_limit(config, state.samples).astype(jnp.float32),
     }
-    return state.replace(params=params, opt_state=opt_state, normaliser=normaliser, env=carry), metrics
+    new_state = state.replace(
+        params=params, opt_state=opt_state, normaliser=normaliser, env=carry, samples=state.samples + samples
+    )
+    return new_state, metrics
 
 
 PPO = Method(
@@ -309,6 +505,34 @@ PPO = Method(
     update=update,
     policy=policy,
     needs_differentiable_env=False,
-    description="DeepMimic-style PPO: imitation reward, RSI, early termination on a fall (Peng et al., 2018).",
+    description="DeepMimic-style PPO with Adam: imitation reward, RSI, early termination on a fall (Peng et al. 2018).",
 )
-METHODS = (PPO,)
+PPO_DEEPMIMIC = PPO.variant(
+    "ppo_deepmimic",
+    "PPO as DeepMimic released it (ct_agent_humanoid_ppo.txt and its training args): SGD with momentum, fixed "
+    "action std 0.05 with an annealed exploration rate, batch 4096, one epoch, annealed time limit.",
+    num_envs=64,
+    unroll_length=64,
+    minibatch_size=256,
+    num_epochs=1,
+    optimizer="sgd",
+    momentum=0.9,
+    actor_learning_rate=2e-6,
+    critic_learning_rate=5e-4,
+    actor_weight_decay=5e-4,
+    max_grad_norm=0.0,
+    initial_action_std=0.05,
+    learn_action_std=False,
+    exploration_rate_start=1.0,
+    exploration_rate_end=0.2,
+    exploration_anneal_samples=64_000_000,
+    advantage_normalisation="batch",
+    advantage_clip=4.0,
+    clip_value_targets=True,
+    action_bound_loss_weight=10.0,
+    normalizer_samples=1_000_000,
+    episode_length=600,
+    initial_episode_length=15,
+    time_limit_anneal_samples=32_000_000,
+)
+METHODS = (PPO, PPO_DEEPMIMIC)

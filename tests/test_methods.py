@@ -41,6 +41,7 @@ TINY = {
     },
 }
 TINY["diffmimic_noreplay"] = TINY["diffmimic_random"] = TINY["diffmimic"]
+TINY["ppo_deepmimic"] = TINY["ppo"]  # a variant of ppo; tests/test_ppo.py runs it
 FAST_METHODS = ("diffmimic", "ppo")  # the ablations share diffmimic's code; their full runs are marked slow
 
 
@@ -150,7 +151,7 @@ def test_ablation_initialises_updates_and_acts(runs, observations, name):
 
 def test_every_registered_method_is_tested_or_a_variant():
     builtins = {m.name for module in registry.BUILTIN_MODULES for m in importlib.import_module(module).METHODS}
-    assert builtins == {"diffmimic", "diffmimic_noreplay", "diffmimic_random", "ppo"}
+    assert builtins == {"diffmimic", "diffmimic_noreplay", "diffmimic_random", "ppo", "ppo_deepmimic"}
     assert set(TINY) >= builtins
 
 
