@@ -20,6 +20,7 @@ from benchmarks.results_store import scan_runs
 from report.motion import MotionSection, motion_section
 from report.plots import plot_learning_curves
 from report.tables import (
+    BASELINES,
     HORIZON_LABELS,
     HORIZONS,
     QUALITY_BAR,
@@ -233,13 +234,16 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
                   f"bootstrap CI; and how many runs reached {bar}, per horizon."),
         Table(aggregate_table(per_run)),
     ]
-    for horizon in HORIZONS:
-        blocks += [
-            Paragraph(f"PPO / DiffMimic ratios of the mean samples and train time to {bar} at the "
-                      f"{HORIZON_LABELS[horizon]} horizon (above 1: DiffMimic is faster), per clip where both "
-                      "reached it, with the geometric mean over those clips."),
-            _ratio_block(per_run, horizon),
-        ]
+    # One ratio table per PPO baseline that has runs (Adam PPO, DeepMimic's released PPO), and per horizon.
+    baselines = [b for b in BASELINES if b in set(per_run["method"])] or [BASELINES[0]]
+    for baseline in baselines:
+        for horizon in HORIZONS:
+            blocks += [
+                Paragraph(f"{baseline} / diffmimic ratios of the mean samples and train time to {bar} at the "
+                          f"{HORIZON_LABELS[horizon]} horizon (above 1: DiffMimic is faster), per clip where both "
+                          "reached it, with the geometric mean over those clips."),
+                _ratio_block(per_run, horizon, baseline),
+            ]
     blocks += [
         Heading("Ablation: Demonstration Replay"),
         _table_or_note(ablation_table(per_run),
@@ -267,13 +271,13 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     return ReportPaths(markdown_path, html_path, [path for _, _, path in figures], data_paths, motion.files)
 
 
-def _ratio_block(per_run: pd.DataFrame, horizon: str) -> Block:
-    ratios = ratio_stats(per_run, horizon=horizon)
+def _ratio_block(per_run: pd.DataFrame, horizon: str, baseline: str) -> Block:
+    ratios = ratio_stats(per_run, horizon=horizon, baseline=baseline)
     if ratios.empty:
-        return Paragraph("No clip has runs of both ppo and diffmimic.")
+        return Paragraph(f"No clip has runs of both {baseline} and diffmimic.")
     if not ratios["measured"].any():
         return Paragraph(f"The {HORIZON_LABELS[horizon]} horizon was not measured in these run records.")
-    return Table(ratio_table(per_run, horizon=horizon))
+    return Table(ratio_table(per_run, horizon=horizon, baseline=baseline))
 
 
 def _horizon_lengths(runs) -> str:

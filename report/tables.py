@@ -24,9 +24,10 @@ THRESHOLDS = (0.15, 0.10)
 HORIZONS = ("20s", "cycle")  # curve-column suffixes (benchmarks.results_store), headline first
 HORIZON_LABELS = {"20s": "20 s", "cycle": "cycle"}
 NOT_MEASURED = "not measured"
-BASELINE, TREATMENT = "ppo", "diffmimic"
+BASELINES = ("ppo", "ppo_deepmimic")  # Adam PPO, and PPO as DeepMimic released it
+BASELINE, TREATMENT = BASELINES[0], "diffmimic"
 ABLATION_METHODS = ("diffmimic", "diffmimic_noreplay", "diffmimic_random")
-METHOD_ORDER = ("diffmimic", "diffmimic_noreplay", "diffmimic_random", "ppo")
+METHOD_ORDER = ("diffmimic", "diffmimic_noreplay", "diffmimic_random", "ppo", "ppo_deepmimic")
 KEY_COLUMNS = ["suite", "clip", "method"]
 
 
