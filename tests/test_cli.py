@@ -90,6 +90,7 @@ def test_budget_overrides():
 
 def test_overrides_reach_the_config_and_the_manifest():
     from benchmarks import harness
+    from benchmarks.evaluator import Horizons
 
     args = run_benchmark.RunArgs(num_envs=8, max_train_minutes=0.5, num_seeds=2,
                                  set=("diffmimic.learning_rate=1e-4", "ppo.minibatch_size=128"))
@@ -98,7 +99,8 @@ def test_overrides_reach_the_config_and_the_manifest():
     assert all(spec.tier.name == "demo" and spec.tier.max_train_seconds == 30.0 for spec in plan)
     method, config, env_config = harness.method_config(plan[0])
     assert (config.learning_rate, config.num_envs, config.rollout_length) == (1e-4, 8, 32)  # tier's rollout kept
-    manifest = harness._manifest(plan[0], method, config, types.SimpleNamespace(config=env_config))
+    env = types.SimpleNamespace(config=env_config)
+    manifest = harness._manifest(plan[0], method, config, env, env, Horizons(cycle_frames=60, long_frames=600))
     assert manifest["config"]["method"]["learning_rate"] == 1e-4
     assert manifest["config"]["command_line"] == {"learning_rate": 1e-4, "num_envs": 8}
     assert manifest["config"]["tier"]["max_train_seconds"] == 30.0
