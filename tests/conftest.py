@@ -10,9 +10,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # Compiling the humanoid's programs takes tens of seconds; the persistent cache makes reruns (and CI's second
-# process) reuse them.
+# process) reuse them. It is also how tests share programs within one session: every harness.run jits fresh
+# functions (no in-memory hit), so the same small evaluation program compiled again is read back from disk instead.
 jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache")))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 5.0)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def _shared_data_dir() -> Path | None:
