@@ -24,11 +24,22 @@ def _shared_data_dir() -> Path | None:
     return None
 
 
+REQUIRE_DATA = "MIMICBENCH_REQUIRE_DATA"
+"""Set to 1 (CI does) to make a missing DeepMimic data dir fail the tests that need it instead of skipping them."""
+
+
+def missing_data(reason: str) -> None:
+    """Skip (a developer without the data) or fail (CI, where skipping would hide the shipped-clip tests)."""
+    if os.environ.get(REQUIRE_DATA, "") not in ("", "0"):
+        pytest.fail(f"{reason} ({REQUIRE_DATA} is set, so this is an error, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = _shared_data_dir()
     if path is None:
-        pytest.skip("DeepMimic data not found: set MIMICBENCH_DATA to a copy of DeepMimic's data/ folder")
+        missing_data("DeepMimic data not found: set MIMICBENCH_DATA to a copy of DeepMimic's data/ folder")
     return path
 
 
