@@ -12,7 +12,10 @@ REPO = Path(__file__).resolve().parents[1]
 # Compiling the humanoid's programs takes tens of seconds; the persistent cache makes reruns (and CI's second
 # process) reuse them. It is also how tests share programs within one session: every harness.run jits fresh
 # functions (no in-memory hit), so the same small evaluation program compiled again is read back from disk instead.
-jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache")))
+# The environment variables carry the same settings to the subprocesses some tests start (the CLI).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache"))
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "1.0"
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
