@@ -2,8 +2,9 @@
 
 It owns what must be the same for every method: the loop, the clock (compile, train and evaluation time apart),
 sample counting (the ``samples`` each update reports: DESIGN.md's ``num_envs x steps``), the shared evaluator,
-checkpoints at each evaluation, resume, and divergence handling (a non-finite loss or gradient stops the run and
-records it as diverged).
+checkpoints at each evaluation, resume (a checkpoint that cannot be restored is reported, in the run's manifest
+and summary as ``checkpoint_problem``, and the run redone), and divergence handling (a non-finite loss or gradient
+stops the run and records it as diverged).
 
 Compilation is done ahead of time (``jit(...).lower(...).compile()``), so every timed update and evaluation is pure
 run time and the compile cost is reported beside it, not hidden in the first iteration.
