@@ -1,12 +1,16 @@
-"""The harness with the real methods on the smoke tier: budgets and per-clip settings, interruption and resume.
+"""The harness with the real methods on the smoke tier: budgets and per-clip settings, checkpoints, resume.
 
-One run per method (4 envs x 8 steps, hidden (64, 64), 6 updates), stopped after its first evaluation past 0
-samples, then rerun. PPO's run is in the fast suite; DiffMimic's is marked slow, because compiling its gradient
-through the humanoid costs one to two minutes of CPU (the fast suite already compiles one in test_methods). What
-reaches DiffMimic's configuration (tier budgets, the clip's replay threshold) is checked without compiling.
+Fast, without compiling a training step: the tier's budgets and the clip's replay threshold reach each method's
+config, and a real training state (networks, optimiser, normaliser, PPO's environments) survives a checkpoint.
+
+Slow (2-3 minutes of CPU each, mostly compiling): one run per method (4 envs x 8 steps, hidden (64, 64), 6 updates),
+stopped after its first evaluation past 0 samples, then rerun: the rerun trains only the remaining updates, keeps the
+earlier curve rows, and its checkpoint evaluates to the recorded number.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import numpy as np
@@ -22,6 +26,7 @@ from benchmarks.tiers import get_tier
 SMOKE = get_tier("smoke")
 THRESHOLD = 0.3  # no suite uses it: a 0.3 in the env config can only have come from the clip spec
 SAMPLES_PER_UPDATE = 4 * 8  # the smoke tier's num_envs x rollout (DiffMimic) or unroll (PPO) length
+POSE_ERROR = "pose_error"  # the curve column of the evaluation's pose error over the tier's eval_frames
 
 
 class Interrupted(Exception):
@@ -32,11 +37,13 @@ def spec(method: str) -> harness.RunSpec:
     return harness.RunSpec("smoke", ClipSpec("synthetic", THRESHOLD), method, 0, SMOKE)
 
 
-def evaluate(method, env, state) -> float:
-    """The harness's evaluation of ``state`` (frame 0, deterministic policy, key 0)."""
+def harness_evaluation(method, env):
+    """``state -> pose error`` through the harness's own evaluator and settings (the same compiled program, so the
+    same number to the last bit for the same state)."""
     frames = SMOKE.eval_frames
     eval_env = evaluation_env(spec(method.name).clip.clip, env, frames)
-    return float(jax.jit(make_evaluate(eval_env, method.policy, frames))(state, jax.random.PRNGKey(0))["pose_error"])
+    evaluate = jax.jit(make_evaluate(eval_env, method.policy, frames))
+    return lambda state: float(evaluate(state, jax.random.PRNGKey(0))["pose_error"])
 
 
 class Resumed:
@@ -72,7 +79,7 @@ def resumed(tmp_path_factory):
     return get
 
 
-METHODS = [pytest.param("diffmimic", marks=pytest.mark.slow), "ppo"]
+METHODS = [pytest.param("diffmimic", marks=pytest.mark.slow), pytest.param("ppo", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -90,7 +97,7 @@ def test_smoke_run_resumes_from_its_checkpoint(resumed, method):
     assert (result.dir / store.CURVE_FILE).read_bytes().startswith(result.interrupted_curve)
     assert list(result.run.curve["samples"]) == [0, 64, 128, 192]
     assert list(result.run.curve["iteration"]) == [0, 2, 4, 6]
-    assert np.isfinite(result.run.curve["pose_error"]).all()
+    assert np.isfinite(result.run.curve[POSE_ERROR]).all()
     assert not (result.dir / harness.CHECKPOINT_FILE).exists()
 
 
@@ -106,27 +113,42 @@ def test_checkpoint_restores_the_trained_state(resumed, method, tmp_path):
     saved = serialization.msgpack_restore(result.checkpoint)["state"]
     assert serialization.msgpack_serialize(serialization.to_state_dict(restored)) == serialization.msgpack_serialize(saved)
     # ...and it is the trained state: its evaluation is the one the curve recorded at the checkpoint.
-    recorded = float(result.interrupted.curve["pose_error"].iloc[-1])
-    assert evaluate(method_, env, restored) == pytest.approx(recorded, rel=1e-5)
-    assert evaluate(method_, env, initial) != pytest.approx(recorded, rel=1e-5)
+    recorded = float(result.interrupted.curve[POSE_ERROR].iloc[-1])
+    evaluate = harness_evaluation(method_, env)
+    assert evaluate(restored) == pytest.approx(recorded, rel=1e-6)
+    assert evaluate(initial) != pytest.approx(recorded, rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["diffmimic", "ppo"])
+def test_checkpoint_round_trips_a_method_state(method, tmp_path):
+    """Every leaf of a real training state (networks, optimiser, normaliser, PPO's environments) survives the file."""
+    method_, config, env = harness.build(spec(method))
+    state = method_.init(jax.random.PRNGKey(3), env, config)
+    counters = {"samples": 64, "iteration": 2, "train_seconds": 1.0, "compile_seconds": 2.0, "eval_seconds": 0.5}
+    harness._write_checkpoint(tmp_path, state, counters)
+    template = method_.init(jax.random.PRNGKey(4), env, config)  # same structure, other values
+    restored, restored_counters = harness._read_checkpoint(tmp_path, template)
+    assert restored_counters == counters
+    assert jax.tree.structure(restored) == jax.tree.structure(state)
+    for saved, back in zip(jax.tree.leaves(state), jax.tree.leaves(restored)):
+        assert np.asarray(back).dtype == np.asarray(saved).dtype and np.array_equal(back, saved)
 
 
 def manifest_config(method: str) -> dict:
-    """The configuration the harness records in a run's manifest (built, not compiled)."""
+    """The configuration the harness builds for ``method`` (no compiling), as a manifest records it."""
     method_, config, env = harness.build(spec(method))
-    return store._jsonable(harness._manifest(spec(method), method_, config, env)["config"])
+    as_dicts = {"method": config, "env": env.config, "tier": spec(method).tier}
+    return {name: store._jsonable(dataclasses.asdict(value)) for name, value in as_dicts.items()}
 
 
-def test_tier_overrides_set_the_budgets(resumed):
+def test_tier_overrides_set_the_budgets():
     diffmimic = manifest_config("diffmimic")
     assert diffmimic["tier"]["max_samples"] == 192 and diffmimic["tier"]["eval_frames"] == 16
     method = diffmimic["method"]
     assert (method["num_envs"], method["rollout_length"], method["num_iterations"]) == (4, 8, 6)
     assert method["hidden_sizes"] == [64, 64]
 
-    ppo = resumed("ppo").run.manifest
-    assert ppo["tier"] == "smoke" and ppo["config"] == manifest_config("ppo")
-    method = ppo["config"]["method"]
+    method = manifest_config("ppo")["method"]
     assert (method["num_envs"], method["unroll_length"], method["minibatch_size"], method["num_epochs"]) == (4, 8, 16, 1)
     assert method["actor_hidden_sizes"] == method["critic_hidden_sizes"] == [64, 64]
 
@@ -141,7 +163,13 @@ def test_per_clip_replay_threshold_reaches_the_environment():
 
 
 @pytest.mark.slow
-def test_diffmimic_run_records_the_clip_threshold_and_replays(resumed):
-    run = resumed("diffmimic").run
-    assert run.manifest["config"] == manifest_config("diffmimic")
-    assert np.isfinite(run.curve["replay_rate"].iloc[1:]).all()
+@pytest.mark.parametrize("method", ["diffmimic", "ppo"])
+def test_run_records_the_configuration_it_trained_with(resumed, method):
+    run = resumed(method).run
+    assert run.manifest["tier"] == "smoke"
+    assert {name: run.manifest["config"][name] for name in ("method", "env", "tier")} == manifest_config(method)
+    replay_rates = run.curve["replay_rate"].iloc[1:]  # the first row is before any training
+    if method == "diffmimic":
+        assert np.isfinite(replay_rates).all()
+    else:
+        assert replay_rates.isna().all()  # PPO never replays
