@@ -2,8 +2,9 @@
 
 It owns what must be the same for every method: the loop, the clock (compile, train and evaluation time apart),
 sample counting (the ``samples`` each update reports: DESIGN.md's ``num_envs x steps``), the shared evaluator,
-checkpoints at each evaluation, resume, and divergence handling (a non-finite loss or gradient stops the run and
-records it as diverged).
+checkpoints at each evaluation, resume (a checkpoint that cannot be restored is reported, in the run's manifest
+and summary as ``checkpoint_problem``, and the run redone), and divergence handling (a non-finite loss or gradient
+stops the run and records it as diverged).
 
 Compilation is done ahead of time (``jit(...).lower(...).compile()``), so every timed update and evaluation is pure
 run time and the compile cost is reported beside it, not hidden in the first iteration.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 from flax import serialization
 
 import envs
@@ -32,6 +34,8 @@ from methods import check_compatible, get_method
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
 INTERMEDIATE_ROLLOUTS = "rollouts"  # run_dir/rollouts/samples_<k>.npz, with --record-every
+# Manifest and summary field saying that an unreadable checkpoint made the harness redo the run from scratch.
+CHECKPOINT_PROBLEM = "checkpoint_problem"
 # Read once, when the harness is imported: the code a process runs is the code it imported, even if the checkout
 # moves on while a long suite is running.
 PROVENANCE = store.collect_provenance()
@@ -104,15 +108,36 @@ def _write_checkpoint(run_dir: Path, state: Any, counters: dict) -> None:
     store.write_bytes_atomic(run_dir / CHECKPOINT_FILE, payload)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that exists but cannot be restored; the message names the file and the problem."""
+
+
+COUNTER_NAMES = ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds")
+
+
 def _read_checkpoint(run_dir: Path, template: Any) -> tuple[Any, dict] | None:
+    """The state and counters saved at the last evaluation; None without a checkpoint.
+
+    Raises CheckpointError when the file does not parse or does not fit ``template`` (another method or config
+    wrote it, or it was truncated): restoring it anyway would train a different state than the curve describes.
+    """
     path = run_dir / CHECKPOINT_FILE
     if not path.exists():
         return None
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
-        return serialization.from_state_dict(template, payload["state"]), dict(payload["counters"])
-    except Exception:  # a checkpoint we cannot read is a run to redo, not a crash
-        return None
+        state = serialization.from_state_dict(template, payload["state"])
+        counters = {name: payload["counters"][name] for name in COUNTER_NAMES}
+    except Exception as error:  # noqa: BLE001 (msgpack, flax and a bad payload raise many kinds)
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {error})") from error
+    for (where, saved), expected in zip(jax.tree_util.tree_leaves_with_path(state), jax.tree.leaves(template)):
+        if jnp.shape(saved) != jnp.shape(expected) or jnp.result_type(saved) != jnp.result_type(expected):
+            raise CheckpointError(
+                f"{path}: checkpoint does not fit this run's state at {jax.tree_util.keystr(where)} "
+                f"(saved {jnp.result_type(saved)}{list(jnp.shape(saved))}, "
+                f"expected {jnp.result_type(expected)}{list(jnp.shape(expected))})"
+            )
+    return state, counters
 
 
 def _manifest(spec: RunSpec, method, config, env, eval_env, horizons) -> dict:
@@ -152,13 +177,24 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
     state = method.init(init_key, env, config)
 
     counters = {"samples": 0, "iteration": 0, "train_seconds": 0.0, "compile_seconds": 0.0, "eval_seconds": 0.0}
-    checkpoint = _read_checkpoint(key.dir(out), state) if resume and key.dir(out).exists() else None
+    checkpoint, problem = None, None
+    if resume and key.dir(out).exists():
+        try:
+            checkpoint = _read_checkpoint(key.dir(out), state)
+            if checkpoint is not None:
+                writer = store.RunWriter.resume(out, key, up_to_samples=int(checkpoint[1]["samples"]))
+        except (CheckpointError, store.CorruptRunError) as error:
+            # Redo the run, but say so: a silent restart would look like a resume that worked.
+            checkpoint, problem = None, f"restarted from scratch: {error}"
+            print(f"warning: {problem}", file=sys.stderr)
     if checkpoint is not None:
         state, counters = checkpoint
-        writer = store.RunWriter.resume(out, key, up_to_samples=int(counters["samples"]))
     else:
         store.clear_run(out, key)
-        writer = store.RunWriter(out, key, _manifest(spec, method, config, env, eval_env, horizons))
+        manifest = _manifest(spec, method, config, env, eval_env, horizons)
+        if problem:
+            manifest[CHECKPOINT_PROBLEM] = problem
+        writer = store.RunWriter(out, key, manifest)
     rng = jax.random.fold_in(rng, int(counters["iteration"]))
 
     start = time.perf_counter()
@@ -225,6 +261,7 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
         save_rollout(key.dir(out) / ROLLOUT_FILE, rollout)
     except Exception as err:  # noqa: BLE001
         print(f"warning: {key.dir(out)}: could not record the evaluation rollout ({err})", file=sys.stderr)
-    summary = writer.finish(status, reason=reason, iterations=counters["iteration"])
+    recorded = {CHECKPOINT_PROBLEM: writer.manifest[CHECKPOINT_PROBLEM]} if CHECKPOINT_PROBLEM in writer.manifest else {}
+    summary = writer.finish(status, reason=reason, iterations=counters["iteration"], **recorded)
     (key.dir(out) / CHECKPOINT_FILE).unlink(missing_ok=True)
     return summary

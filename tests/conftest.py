@@ -10,9 +10,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # Compiling the humanoid's programs takes tens of seconds; the persistent cache makes reruns (and CI's second
-# process) reuse them.
-jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache")))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 5.0)
+# process) reuse them. It is also how tests share programs within one session: every harness.run jits fresh
+# functions (no in-memory hit), so the same small evaluation program compiled again is read back from disk instead.
+# The environment variables carry the same settings to the subprocesses some tests start (the CLI).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache"))
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "1.0"
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def _shared_data_dir() -> Path | None:
@@ -23,11 +27,22 @@ def _shared_data_dir() -> Path | None:
     return None
 
 
+REQUIRE_DATA = "MIMICBENCH_REQUIRE_DATA"
+"""Set to 1 (CI does) to make a missing DeepMimic data dir fail the tests that need it instead of skipping them."""
+
+
+def missing_data(reason: str) -> None:
+    """Skip (a developer without the data) or fail (CI, where skipping would hide the shipped-clip tests)."""
+    if os.environ.get(REQUIRE_DATA, "") not in ("", "0"):
+        pytest.fail(f"{reason} ({REQUIRE_DATA} is set, so this is an error, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = _shared_data_dir()
     if path is None:
-        pytest.skip("DeepMimic data not found: set MIMICBENCH_DATA to a copy of DeepMimic's data/ folder")
+        missing_data("DeepMimic data not found: set MIMICBENCH_DATA to a copy of DeepMimic's data/ folder")
     return path
 
 

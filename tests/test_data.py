@@ -11,6 +11,7 @@ import pytest
 
 from envs import data
 from envs.data import DataError
+from tests.conftest import missing_data
 
 
 def _shared_dir() -> Path:
@@ -19,9 +20,15 @@ def _shared_dir() -> Path:
 
 
 SHARED = _shared_dir()
-needs_shared = pytest.mark.skipif(
-    not (SHARED / "motions/humanoid3d_walk.txt").is_file(), reason=f"shared DeepMimic data not found at {SHARED}"
-)
+
+
+@pytest.fixture
+def shared_data():
+    if not (SHARED / "motions/humanoid3d_walk.txt").is_file():
+        missing_data(f"shared DeepMimic data not found at {SHARED}")
+
+
+needs_shared = pytest.mark.usefixtures("shared_data")  # skipped without the data, failed in CI (conftest)
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -80,11 +81,43 @@ def spec(method="test_constant", seed=0):
     return harness.RunSpec("smoke", ClipSpec("synthetic", 0.2), method, seed, TIER)
 
 
-def test_run_records_curve_and_summary(tmp_path):
-    summary = harness.run(spec(), tmp_path)
+def interrupt_after(updates: int, calls: list):
+    """A progress callback that counts the updates it sees and stops the run (like Ctrl-C) after ``updates``."""
+
+    def report(progress):
+        calls.append(progress.samples)
+        if len(calls) == updates:
+            raise KeyboardInterrupt
+
+    return report
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """Results dir with one uninterrupted run (shared: each harness.run compiles three small programs)."""
+    out = tmp_path_factory.mktemp("finished")
+    return out, harness.run(spec(), out)
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory):
+    """Results dir with a run stopped after its second update (and evaluation); copy it before changing it."""
+    out = tmp_path_factory.mktemp("interrupted")
+    with pytest.raises(KeyboardInterrupt):
+        harness.run(spec(), out, report=interrupt_after(2, []))
+    return out
+
+
+def copy_of(results, tmp_path):
+    shutil.copytree(results, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+def test_run_records_curve_and_summary(finished, tmp_path):
+    results, summary = finished
     assert summary["status"] == "complete"
     assert summary["total_samples"] == 24 and summary["n_evals"] == 4  # at 0 samples, then every 8
-    run = store.load_run(spec().key.dir(tmp_path))
+    run = store.load_run(spec().key.dir(results))
     assert list(run.curve["samples"]) == [0, 8, 16, 24]
     assert run.summary["compile_seconds"] > 0 and run.summary["train_seconds"] > 0
     assert run.manifest["config"]["method"] == {"num_envs": 2, "rollout_length": 4, "diverge_at": 0}
@@ -96,7 +129,7 @@ def test_run_records_curve_and_summary(tmp_path):
         assert run.curve[column].notna().all(), column  # the synthetic clip loops: both horizons measured
     assert not (run.dir / harness.CHECKPOINT_FILE).exists()
     assert (run.dir / "rollout.npz").exists()
-    paths = build_report(tmp_path)
+    paths = build_report(results, tmp_path / "report")
     assert "synthetic" in paths.markdown.read_text()
 
 
@@ -113,31 +146,88 @@ def test_rollouts_at_chosen_evaluations(tmp_path):
     assert row["pose_error_20s"] == pytest.approx(rollout["pose_error"][1:].mean(), rel=1e-2)
 
 
-def test_interrupted_run_resumes_and_finished_runs_are_untouched(tmp_path):
-    calls = []
-
-    def interrupt(progress):
-        calls.append(progress.samples)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        harness.run(spec(), tmp_path, report=interrupt)
+def test_interrupted_run_resumes_and_finished_runs_are_untouched(tmp_path, interrupted, finished):
+    uninterrupted = store.load_run(spec().key.dir(finished[0])).curve
+    tmp_path = copy_of(interrupted, tmp_path)
     run_dir = spec().key.dir(tmp_path)
     assert store.load_run(run_dir).status == "incomplete"
     assert (run_dir / harness.CHECKPOINT_FILE).exists()
+    before = (run_dir / store.CURVE_FILE).read_bytes()
+    assert before.count(b"\n") == 1 + 3  # header, evaluations at 0, 8 and 16 samples
 
-    summary = harness.run(spec(), tmp_path)
-    assert summary["status"] == "complete" and summary["total_samples"] == 24
-    assert list(store.load_run(run_dir).curve["samples"]) == [0, 8, 16, 24]
+    resumed = []
+    summary = harness.run(spec(), tmp_path, report=lambda progress: resumed.append(progress.samples))
+    assert resumed == [24]  # only the one remaining update ran, starting from 16 samples
+    assert summary["status"] == "complete" and summary["total_samples"] == 24 and summary["iterations"] == 3
+    assert harness.CHECKPOINT_PROBLEM not in summary
+    assert (run_dir / store.CURVE_FILE).read_bytes().startswith(before)  # the rows before the interruption, untouched
+    curve = store.load_run(run_dir).curve
+    assert list(curve["samples"]) == [0, 8, 16, 24] and list(curve["iteration"]) == [0, 1, 2, 3]
+    # The restored state is the trained one: each evaluation (deterministic, from frame 0) matches a run that was
+    # never interrupted, including the one after the resume.
+    assert list(curve["pose_error"]) == list(uninterrupted["pose_error"])
 
     stamp = os.stat(run_dir / store.SUMMARY_FILE).st_mtime_ns
     assert harness.run(spec(), tmp_path) == summary
     assert os.stat(run_dir / store.SUMMARY_FILE).st_mtime_ns == stamp
 
 
-def test_truncated_results_are_redone_not_reported(tmp_path):
-    harness.run(spec(), tmp_path)
+def other_config_checkpoint(path):
+    """A checkpoint that parses but was written for another configuration (a 3-element action)."""
+    counters = {"samples": 16, "iteration": 2, "train_seconds": 0.0, "compile_seconds": 0.0, "eval_seconds": 0.0}
+    harness._write_checkpoint(path.parent, ConstantState(action=jnp.zeros(3), iteration=jnp.zeros((), jnp.int32)), counters)
+
+
+DAMAGES = {
+    "truncated": (lambda path: path.write_bytes(path.read_bytes()[:-20]), "unreadable checkpoint"),
+    "garbage": (lambda path: path.write_bytes(b"not msgpack at all"), "unreadable checkpoint"),
+    "other-config": (other_config_checkpoint, "does not fit this run's state at .action (saved float32[3], expected float32[28])"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_damaged_checkpoint_names_the_file_and_the_problem(tmp_path, interrupted, damage):
+    tmp_path = copy_of(interrupted, tmp_path)
+    path = spec().key.dir(tmp_path) / harness.CHECKPOINT_FILE
+    damaging, message = DAMAGES[damage]
+    damaging(path)
+    template = ConstantState(action=jnp.zeros(28), iteration=jnp.zeros((), jnp.int32))
+    with pytest.raises(harness.CheckpointError) as error:
+        harness._read_checkpoint(path.parent, template)
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+
+
+def test_unreadable_checkpoint_is_reported_and_the_run_redone(tmp_path, capsys, interrupted):
+    tmp_path = copy_of(interrupted, tmp_path)
+    run_dir = spec().key.dir(tmp_path)
+    DAMAGES["truncated"][0](run_dir / harness.CHECKPOINT_FILE)
+    capsys.readouterr()
+
+    updates = []
+    summary = harness.run(spec(), tmp_path, report=lambda progress: updates.append(progress.samples))
+    warning = capsys.readouterr().err
+    assert f"warning: restarted from scratch: {run_dir / harness.CHECKPOINT_FILE}: unreadable checkpoint" in warning
+    assert updates == [8, 16, 24]  # every update again, from 0 samples
+    # Recorded with the run, not only printed: the manifest (written at the restart) and the summary say so.
+    assert summary["status"] == "complete" and "unreadable checkpoint" in summary[harness.CHECKPOINT_PROBLEM]
+    run = store.load_run(run_dir)
+    assert run.manifest[harness.CHECKPOINT_PROBLEM] == summary[harness.CHECKPOINT_PROBLEM]
+    assert list(run.curve["samples"]) == [0, 8, 16, 24]
+
+
+def test_checkpoint_round_trips_the_state(tmp_path):
+    state = ConstantState(action=jnp.arange(4.0), iteration=jnp.asarray(7, jnp.int32))
+    counters = {"samples": 56, "iteration": 7, "train_seconds": 1.5, "compile_seconds": 2.0, "eval_seconds": 0.25}
+    harness._write_checkpoint(tmp_path, state, counters)
+    template = ConstantState(action=jnp.zeros(4), iteration=jnp.zeros((), jnp.int32))
+    restored, restored_counters = harness._read_checkpoint(tmp_path, template)
+    assert restored_counters == counters
+    assert restored.action.tolist() == [0.0, 1.0, 2.0, 3.0] and int(restored.iteration) == 7
+    assert harness._read_checkpoint(tmp_path / "nothing", template) is None
+
+
+def test_truncated_results_are_redone_not_reported(tmp_path, finished):
+    tmp_path = copy_of(finished[0], tmp_path)
     curve = spec().key.dir(tmp_path) / store.CURVE_FILE
     curve.write_bytes(curve.read_bytes()[:-10])
     runs, problems = store.scan_runs(tmp_path)

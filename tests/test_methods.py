@@ -433,6 +433,42 @@ def test_entry_point_must_hold_a_method(tmp_path, monkeypatch):
         methods.get_method("not_a_method")
 
 
+# -- learning, fast: a few updates on the tiny problem, reusing the compiled updates above ------------------------
+
+
+def test_diffmimic_loss_goes_down_on_a_fixed_batch(runs):
+    run = runs("diffmimic")
+    state, key, losses = run.initial, jax.random.PRNGKey(11), []  # one key: the same start frames every update
+    for _ in range(8):
+        state, metrics = run.update(state, key)
+        losses.append(float(metrics["loss"]))  # of the parameters before this update
+    assert all(after < before for before, after in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.95 * losses[0], losses
+
+
+def test_ppo_surrogate_improves_on_its_batch(runs):
+    from methods import ppo
+
+    run = runs("ppo")
+    state, key = run.initial, jax.random.PRNGKey(11)
+    trained, _ = run.update(state, key)
+    # The batch that update collected (with its first key split), checked by where it left the environments.
+    carry, batch = jax.jit(ppo._collect, static_argnums=(2, 3))(state, jax.random.split(key)[0], run.env, run.config)
+    assert tree_equal(carry, trained.env)
+    advantages, targets = ppo._advantages(state, carry, batch, run.config)
+    samples = samples_per_update(run)
+    whole_batch = jax.tree.map(lambda x: x.reshape((samples,) + x.shape[2:]), (batch, advantages, targets))
+
+    def parts(params):
+        return jax.device_get(ppo._loss(params, state, whole_batch, run.config)[1])
+
+    before, after = parts(state.params), parts(trained.params)
+    # At the collecting policy every ratio is 1 and the normalised advantages average to 0.
+    assert before["policy_loss"] == pytest.approx(0.0, abs=1e-5)
+    assert after["policy_loss"] < -0.01, (before, after)  # the clipped surrogate went up on its own batch
+    assert after["value_loss"] < before["value_loss"], (before, after)
+
+
 # -- learning (slow: minutes of training on two CPU cores) ----------------------------------------------------------
 
 

@@ -1,0 +1,81 @@
+"""The numbers the report's headline is made of: PPO/DiffMimic ratios computed by hand, and the committed quick-tier
+report rebuilt from its run records (no JAX)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks.results_store import RunKey, scan_runs
+from report.build import build_report
+from report.tables import per_run_table, ratio_stats, ratio_table
+from tests.test_results_store import write_run
+
+REPO = Path(__file__).resolve().parent.parent
+POSE_ERROR_COLUMNS = ("pose_error",)  # the curve's evaluation column(s) these runs fill
+HEADLINE_COLUMN = "samples_to_0.15"  # the per-run table's samples to the 0.15 m bar
+
+
+# Curves small enough to read the answers off by hand: (clip, method, seed) -> pose error at samples 0, 100, ...,
+# with train seconds = samples / 100 for PPO and samples / 50 for DiffMimic. The bar is 0.15 m.
+HAND_CURVES = {
+    ("walk", "ppo", 0): [0.5, 0.3, 0.15, 0.12],  # reaches at 200 samples, 2 s
+    ("walk", "ppo", 1): [0.5, 0.3, 0.2, 0.18, 0.14],  # 400 samples, 4 s
+    ("walk", "diffmimic", 0): [0.5, 0.1, 0.1],  # 100 samples, 2 s
+    ("walk", "diffmimic", 1): [0.5, 0.3, 0.1],  # 200 samples, 4 s
+    ("backflip", "ppo", 0): [0.5, 0.4, 0.3, 0.2, 0.2, 0.2, 0.15],  # 600 samples, 6 s
+    ("backflip", "ppo", 1): [0.5, 0.4, 0.3, 0.2],  # never
+    ("backflip", "diffmimic", 0): [0.5, 0.4, 0.3, 0.14],  # 300 samples, 6 s
+    ("backflip", "diffmimic", 1): [0.5, 0.4, 0.3, 0.2, 0.2, 0.2, 0.15],  # 600 samples, 12 s
+    ("run", "ppo", 0): [0.5, 0.1],  # reaches, but DiffMimic never does: no ratio
+    ("run", "diffmimic", 0): [0.5, 0.4],
+}
+
+
+def write_hand_results(out: Path) -> None:
+    for (clip, method, seed), errors in HAND_CURVES.items():
+        per_second = 100 if method == "ppo" else 50
+        rows = [{"samples": 100 * i, "iteration": i, "train_seconds": 100 * i / per_second, "compile_seconds": 1.0,
+                 "eval_seconds": 0.1 * i, **{column: error for column in POSE_ERROR_COLUMNS}}
+                for i, error in enumerate(errors)]
+        write_run(out, RunKey("smoke", clip, method, seed), rows)
+
+
+def test_ratios_hand_computed(tmp_path):
+    write_hand_results(tmp_path)
+    per_run = per_run_table(scan_runs(tmp_path)[0])
+    ratios = ratio_stats(per_run).set_index("clip")
+    # walk: PPO (200 + 400) / 2 = 300 samples, DiffMimic (100 + 200) / 2 = 150: 2x; seconds (2 + 4) / 2 = 3 vs 3: 1x.
+    assert ratios.loc["walk", "samples_ppo"] == 300 and ratios.loc["walk", "samples_diffmimic"] == 150
+    assert ratios.loc["walk", "samples_ratio"] == 2.0 and ratios.loc["walk", "train_seconds_ratio"] == 1.0
+    # backflip: PPO's mean is over its one seed that reached (600); DiffMimic (300 + 600) / 2 = 450: 4/3;
+    # seconds 6 vs (6 + 12) / 2 = 9: 2/3 (DiffMimic slower in time).
+    assert ratios.loc["backflip", "samples_ratio"] == pytest.approx(600 / 450)
+    assert ratios.loc["backflip", "train_seconds_ratio"] == pytest.approx(6 / 9)
+    assert ratios.loc["backflip", "samples_reached"] == "ppo 1/2, diffmimic 2/2"
+    assert math.isnan(ratios.loc["run", "samples_ratio"]) and math.isnan(ratios.loc["run", "train_seconds_ratio"])
+
+    table = ratio_table(per_run).set_index("Clip")
+    assert table.loc["walk", "Samples ratio"] == "2x" and table.loc["backflip", "Samples ratio"] == "1.33x"
+    assert table.loc["run", "Samples ratio"] == "—"
+    # Geometric means over the two clips with a ratio: sqrt(2 * 4/3) = 1.633 and sqrt(1 * 2/3) = 0.8165.
+    summary = table.loc["geometric mean (2/3 clips)"]
+    assert summary["Samples ratio"] == "1.63x" and summary["Train time ratio"] == "0.816x"
+
+
+QUICK_CPU = REPO / "results" / "quick-cpu"
+
+
+def test_committed_quick_tier_report_rebuilds_to_the_same_numbers(tmp_path):
+    """The committed run records give the committed per-run numbers: a report change that moves one shows here.
+
+    After an intended change, regenerate with ``python -m report results/quick-cpu`` and commit the new report."""
+    committed = pd.read_csv(QUICK_CPU / "report" / "per_run.csv")
+    rebuilt = pd.read_csv(build_report(QUICK_CPU, tmp_path).data[0])
+    pd.testing.assert_frame_equal(rebuilt, committed, check_exact=False, rtol=1e-12, atol=0)
+    # The headline of README.md and REPORT.md, read off the per-run table: walk, PPO / DiffMimic samples to 0.15 m.
+    walk = committed[committed["clip"] == "walk"].groupby("method")[HEADLINE_COLUMN].mean()
+    assert walk["ppo"] / walk["diffmimic"] == pytest.approx(3.75, abs=0.005)
