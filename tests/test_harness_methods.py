@@ -19,14 +19,14 @@ from flax import serialization
 
 from benchmarks import harness
 from benchmarks import results_store as store
-from benchmarks.evaluator import evaluation_env, make_evaluate
+from benchmarks.evaluator import evaluation_env, evaluation_horizons, make_evaluate
 from benchmarks.suites import ClipSpec
 from benchmarks.tiers import get_tier
 
 SMOKE = get_tier("smoke")
 THRESHOLD = 0.3  # no suite uses it: a 0.3 in the env config can only have come from the clip spec
 SAMPLES_PER_UPDATE = 4 * 8  # the smoke tier's num_envs x rollout (DiffMimic) or unroll (PPO) length
-POSE_ERROR = "pose_error"  # the curve column of the evaluation's pose error over the tier's eval_frames
+POSE_ERROR = "pose_error_cycle"  # the curve column of the evaluation's pose error over the tier's eval_frames
 
 
 class Interrupted(Exception):
@@ -40,10 +40,10 @@ def spec(method: str) -> harness.RunSpec:
 def harness_evaluation(method, env):
     """``state -> pose error`` through the harness's own evaluator and settings (the same compiled program, so the
     same number to the last bit for the same state)."""
-    frames = SMOKE.eval_frames
-    eval_env = evaluation_env(spec(method.name).clip.clip, env, frames)
-    evaluate = jax.jit(make_evaluate(eval_env, method.policy, frames))
-    return lambda state: float(evaluate(state, jax.random.PRNGKey(0))["pose_error"])
+    horizons = evaluation_horizons(env.reference, SMOKE.eval_frames, SMOKE.long_eval_frames)
+    eval_env = evaluation_env(spec(method.name).clip.clip, env, horizons)
+    evaluate = jax.jit(make_evaluate(eval_env, method.policy, horizons))
+    return lambda state: float(evaluate(state, jax.random.PRNGKey(0))[POSE_ERROR])
 
 
 class Resumed:

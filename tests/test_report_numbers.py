@@ -15,8 +15,8 @@ from report.tables import per_run_table, ratio_stats, ratio_table
 from tests.test_results_store import write_run
 
 REPO = Path(__file__).resolve().parent.parent
-POSE_ERROR_COLUMNS = ("pose_error",)  # the curve's evaluation column(s) these runs fill
-HEADLINE_COLUMN = "samples_to_0.15"  # the per-run table's samples to the 0.15 m bar
+POSE_ERROR_COLUMNS = ("pose_error_cycle", "pose_error_20s")  # both horizons get the hand-written errors
+HEADLINE_COLUMN = "samples_to_0.15_cycle"  # the committed runs measured the one-cycle horizon only
 
 
 # Curves small enough to read the answers off by hand: (clip, method, seed) -> pose error at samples 0, 100, ...,
@@ -32,12 +32,13 @@ HAND_CURVES = {
     ("backflip", "diffmimic", 1): [0.5, 0.4, 0.3, 0.2, 0.2, 0.2, 0.15],  # 600 samples, 12 s
     ("run", "ppo", 0): [0.5, 0.1],  # reaches, but DiffMimic never does: no ratio
     ("run", "diffmimic", 0): [0.5, 0.4],
+    ("walk", "ppo_deepmimic", 0): [0.5, 0.4, 0.3, 0.2, 0.15],  # 400 samples, 4 s: the second PPO baseline
 }
 
 
 def write_hand_results(out: Path) -> None:
     for (clip, method, seed), errors in HAND_CURVES.items():
-        per_second = 100 if method == "ppo" else 50
+        per_second = 100 if method.startswith("ppo") else 50
         rows = [{"samples": 100 * i, "iteration": i, "train_seconds": 100 * i / per_second, "compile_seconds": 1.0,
                  "eval_seconds": 0.1 * i, **{column: error for column in POSE_ERROR_COLUMNS}}
                 for i, error in enumerate(errors)]
@@ -57,6 +58,13 @@ def test_ratios_hand_computed(tmp_path):
     assert ratios.loc["backflip", "train_seconds_ratio"] == pytest.approx(6 / 9)
     assert ratios.loc["backflip", "samples_reached"] == "ppo 1/2, diffmimic 2/2"
     assert math.isnan(ratios.loc["run", "samples_ratio"]) and math.isnan(ratios.loc["run", "train_seconds_ratio"])
+    # ppo_deepmimic on walk: 400 samples / 4 s against DiffMimic's 150 / 3 s: 8/3 and 4/3; no other clip has it.
+    deepmimic = ratio_stats(per_run, baseline="ppo_deepmimic").set_index("clip")
+    assert list(deepmimic.index) == ["walk"]
+    assert deepmimic.loc["walk", "samples_ratio"] == pytest.approx(400 / 150)
+    assert deepmimic.loc["walk", "train_seconds_ratio"] == pytest.approx(4 / 3)
+    # Both horizons were given the same errors, so the one-cycle ratios equal the 20 s ones.
+    assert ratio_stats(per_run, horizon="cycle").set_index("clip").loc["walk", "samples_ratio"] == 2.0
 
     table = ratio_table(per_run).set_index("Clip")
     assert table.loc["walk", "Samples ratio"] == "2x" and table.loc["backflip", "Samples ratio"] == "1.33x"
