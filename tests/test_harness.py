@@ -165,7 +165,7 @@ def test_interrupted_run_resumes_and_finished_runs_are_untouched(tmp_path, inter
     assert list(curve["samples"]) == [0, 8, 16, 24] and list(curve["iteration"]) == [0, 1, 2, 3]
     # The restored state is the trained one: each evaluation (deterministic, from frame 0) matches a run that was
     # never interrupted, including the one after the resume.
-    assert list(curve["pose_error"]) == list(uninterrupted["pose_error"])
+    assert list(curve["pose_error_cycle"]) == list(uninterrupted["pose_error_cycle"])
 
     stamp = os.stat(run_dir / store.SUMMARY_FILE).st_mtime_ns
     assert harness.run(spec(), tmp_path) == summary

@@ -457,7 +457,9 @@ def test_ppo_surrogate_improves_on_its_batch(runs):
     assert tree_equal(carry, trained.env)
     advantages, targets = ppo._advantages(state, carry, batch, run.config)
     samples = samples_per_update(run)
-    whole_batch = jax.tree.map(lambda x: x.reshape((samples,) + x.shape[2:]), (batch, advantages, targets))
+    flat_batch, advantages, targets = jax.tree.map(lambda x: x.reshape((samples,) + x.shape[2:]), (batch, advantages, targets))
+    # ppo samples every action, so the actor's and the critic's parts of a minibatch are the same steps.
+    whole_batch = ((flat_batch, advantages), (flat_batch, targets))
 
     def parts(params):
         return jax.device_get(ppo._loss(params, state, whole_batch, run.config)[1])

@@ -146,13 +146,14 @@ def recorded():
     import jax.numpy as jnp
 
     import envs
-    from benchmarks.evaluator import make_evaluate
+    from benchmarks.evaluator import Horizons, make_evaluate
     from benchmarks.rollouts import record_rollout
 
     env = envs.make_env("synthetic", envs.MimicConfig(episode_length=6, random_start=False, replay="none"))
     act = lambda obs, key: jnp.zeros(env.action_size)  # noqa: E731
     rollout = record_rollout(env, act, 6, jax.random.PRNGKey(0))
-    evaluation = jax.jit(make_evaluate(env, lambda state: act, 6))(None, jax.random.PRNGKey(0))
+    horizons = Horizons(cycle_frames=6, long_frames=None)
+    evaluation = jax.jit(make_evaluate(env, lambda state: act, horizons))(None, jax.random.PRNGKey(0))
     return env, rollout, jax.device_get(evaluation)
 
 
@@ -171,8 +172,8 @@ def test_record_rollout_of_a_real_episode(recorded, tmp_path):
     norms = np.linalg.norm(rollout["sim_rot"].astype(np.float32), axis=-1)
     np.testing.assert_allclose(norms, 1.0, atol=2e-3)
     # The same episode as the evaluator's: the recorded pose errors average to its number.
-    assert mean_pose_error(rollout) == pytest.approx(float(evaluation["pose_error"]), rel=1e-5)
-    assert bool(rollout["fall"].any()) == bool(evaluation["fall_rate"] > 0)
+    assert mean_pose_error(rollout) == pytest.approx(float(evaluation["pose_error_cycle"]), rel=1e-5)
+    assert bool(rollout["fall"].any()) == bool(evaluation["fall_rate_cycle"] > 0)
     assert 0.0 < rollout["pose_error"][1:].min()
 
     path = save_rollout(tmp_path, rollout)
