@@ -31,18 +31,11 @@ import jax
 import jax.numpy as jnp
 
 import envs
+from benchmarks.results_store import EVALUATION_COLUMNS
 
 DIFFMIMIC_FALL_HEIGHT = (0.2, 1.7)  # metres: DiffMimic's eval fall flag, pelvis height outside this range
-# What one evaluation returns, in the results store's curve-column names.
-EVALUATION_METRICS = (
-    "pose_error_cycle",
-    "pose_error_20s",
-    "fall_rate_cycle",
-    "fall_rate_20s",
-    "height_fall_cycle",
-    "height_fall_20s",
-    "first_fall_seconds",
-)
+# What one evaluation returns: the results store's evaluation columns, by name.
+EVALUATION_METRICS = EVALUATION_COLUMNS
 
 
 class EvaluationError(ValueError):

@@ -55,12 +55,8 @@ INCOMPLETE = "incomplete"
 # columns may be NaN where a method has no such quantity (PPO has no replay, an evaluation-only row has no loss).
 INT_COLUMNS = ("samples", "iteration")
 HORIZONS = ("cycle", "20s")
-CURVE_COLUMNS = (
-    "samples",
-    "iteration",
-    "train_seconds",
-    "compile_seconds",
-    "eval_seconds",
+# What one evaluation measures (benchmarks/evaluator.py returns exactly these).
+EVALUATION_COLUMNS = (
     "pose_error_cycle",
     "pose_error_20s",
     "fall_rate_cycle",
@@ -68,20 +64,11 @@ CURVE_COLUMNS = (
     "height_fall_cycle",
     "height_fall_20s",
     "first_fall_seconds",
-    "loss",
-    "grad_norm",
-    "replay_rate",
 )
-OPTIONAL_CURVE_COLUMNS = (
-    "fall_rate_cycle",
-    "fall_rate_20s",
-    "height_fall_cycle",
-    "height_fall_20s",
-    "first_fall_seconds",
-    "loss",
-    "grad_norm",
-    "replay_rate",
-)
+TRAINING_COLUMNS = ("loss", "grad_norm", "replay_rate")
+CURVE_COLUMNS = ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds", *EVALUATION_COLUMNS,
+                 *TRAINING_COLUMNS)
+OPTIONAL_CURVE_COLUMNS = (*EVALUATION_COLUMNS[2:], *TRAINING_COLUMNS)
 # Schema 1 files: their columns, and what each became (the others are "not measured", NaN).
 LEGACY_CURVE_COLUMNS = (
     "samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds",

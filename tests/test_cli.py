@@ -3,7 +3,6 @@ compiles a training program."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,7 +16,7 @@ from PIL import Image
 
 from benchmarks.rollout_file import FIELDS, ROLLOUT_FILE, RolloutError, load_rollout, mean_pose_error, save_rollout
 from report.render import render_gif, render_strip
-from report.viewer import VIEWER_FILE, main as view_main, viewer_html, write_viewer
+from report.viewer import VIEWER_FILE, main as view_main, write_viewer
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
