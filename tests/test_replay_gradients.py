@@ -7,7 +7,6 @@ exactly zero. Truncation (in DiffMimic's update): the carried state is cut after
 
 from __future__ import annotations
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp
