@@ -37,15 +37,12 @@ class Tier:
 
 
 TIERS: dict[str, Tier] = {
-    # The README's first command: long enough on the embedded clip for DiffMimic and PPO to separate, with the
-    # clip's whole 2-second cycle evaluated (an untrained policy scores about 0.38 m there, well above the 0.15 m
-    # bar; the smoke tier's 16-frame episode starts below it). Both methods get the same number of samples, so the
-    # answer does not depend on how busy the machine is; the report gives the wall-clock beside it. Sized from
-    # measured rates on 2 idle CPU cores (methods.learning_check, tests/test_methods.py): diffmimic with 16 envs x
-    # 32 steps takes about 0.9 s per update and went 0.376 -> 0.046 m in 100 updates (51k samples); ppo with
-    # 32 x 32 about 1.6 s per update, 0.375 -> 0.19 m in 150 updates (154k samples). 61,440 samples are 120
-    # diffmimic updates (~110 s) and 60 ppo updates (~100 s): with compilation about 5 minutes in all.
-    # Long evaluation horizon for the coordinator (engineer evalrep's tier field): 600 steps, as the other tiers.
+    # The README's first command: DiffMimic and PPO on the embedded clip, evaluated over its 2-second cycle and over
+    # 20 s (600 steps). Both methods get the same number of samples, so the answer does not depend on how busy the
+    # machine is; the report gives the wall-clock beside it. Measured from a fresh clone on 2 idle cores: 5 min 7 s
+    # in all (diffmimic compile 62 s + train 101 s, ppo 28 s + 30 s). Since DiffMimic's action mapping became the
+    # default, its untrained policy (zero action = zero pose) starts at 0.072 m on this clip, already below the
+    # 0.15 m bar; PPO (DeepMimic's mapping) starts at 0.34 m (README: known weakness of the demo).
     "demo": Tier(
         name="demo",
         description="about 5 minutes in all on 2 idle CPU cores: DiffMimic vs PPO on the embedded clip (the main job)",
