@@ -70,7 +70,8 @@ class RunArgs:
     eval_every_samples: int | None = None
     """Override the tier: evaluate every this many samples."""
     eval_frames: int | None = None
-    """Override the tier: evaluation episode length in control steps (default: one cycle of the clip)."""
+    """Override the tier: control steps of the cycle horizon (default: one clip cycle); the evaluation episode also
+    covers the tier's long horizon (600 steps; 32 on the smoke tier)."""
     num_envs: int | None = None
     """Override every method's `num_envs` (parallel environments per update)."""
     set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction, tyro.conf.arg(metavar="METHOD.FIELD=VALUE")] = ()

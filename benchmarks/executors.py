@@ -418,8 +418,8 @@ def make_executor(
 ) -> LocalExecutor | RayExecutor:
     """The executor a command line asked for; Ray options without ``ray`` are refused, not ignored."""
     if name == "local":
-        if ray_address is not None:
-            raise ValueError("--ray-address needs --executor ray")
+        if ray_address is not None or cpus_per_run != 1.0 or gpus_per_run is not None:
+            raise ValueError("--ray-address, --ray-cpus-per-run and --ray-gpus-per-run need --executor ray")
         return LocalExecutor()
     if name == "ray":
         return RayExecutor(ray_address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)

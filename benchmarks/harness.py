@@ -13,6 +13,7 @@ run time and the compile cost is reported beside it, not hidden in the first ite
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -159,6 +160,14 @@ def _manifest(spec: RunSpec, method, config, env, eval_env, horizons) -> dict:
     }
 
 
+def _changed_settings(saved: dict, current: dict) -> list[str]:
+    """The config sections (method, env, evaluation, tier, clip file, command line) that differ, compared as the
+    JSON the manifest stores (tuples and lists alike)."""
+    as_json = lambda config: json.loads(json.dumps(config))  # noqa: E731
+    saved, current = as_json(saved), as_json(current)
+    return sorted(name for name in set(saved) | set(current) if saved.get(name) != current.get(name))
+
+
 def _finite(metrics: dict) -> bool:
     return bool(metrics["grad_finite"] > 0.5) and math.isfinite(float(metrics["loss"]))
 
@@ -178,11 +187,15 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
 
     counters = {"samples": 0, "iteration": 0, "train_seconds": 0.0, "compile_seconds": 0.0, "eval_seconds": 0.0}
     checkpoint, problem = None, None
+    manifest = _manifest(spec, method, config, env, eval_env, horizons)
     if resume and key.dir(out).exists():
         try:
             checkpoint = _read_checkpoint(key.dir(out), state)
             if checkpoint is not None:
                 writer = store.RunWriter.resume(out, key, up_to_samples=int(checkpoint[1]["samples"]))
+                changed = _changed_settings(writer.manifest["config"], manifest["config"])
+                if changed:  # a curve half under one setting and half under another would be recorded as one
+                    raise CheckpointError(f"{key.dir(out)}: settings changed since the run started ({', '.join(changed)})")
         except (CheckpointError, store.CorruptRunError) as error:
             # Redo the run, but say so: a silent restart would look like a resume that worked.
             checkpoint, problem = None, f"restarted from scratch: {error}"
@@ -191,7 +204,6 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
         state, counters = checkpoint
     else:
         store.clear_run(out, key)
-        manifest = _manifest(spec, method, config, env, eval_env, horizons)
         if problem:
             manifest[CHECKPOINT_PROBLEM] = problem
         writer = store.RunWriter(out, key, manifest)

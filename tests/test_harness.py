@@ -215,6 +215,21 @@ def test_unreadable_checkpoint_is_reported_and_the_run_redone(tmp_path, capsys, 
     assert list(run.curve["samples"]) == [0, 8, 16, 24]
 
 
+def test_changed_settings_redo_an_interrupted_run(tmp_path, capsys, interrupted):
+    """A checkpoint of other settings fits the state's shapes, but continuing it would record a curve that is half
+    one config and half another under the first one's manifest: the run is redone and says why."""
+    tmp_path = copy_of(interrupted, tmp_path)
+    changed = dataclasses.replace(spec(), config_overrides=(("diverge_at", 100),))  # never diverges: same curve
+    capsys.readouterr()
+    updates = []
+    summary = harness.run(changed, tmp_path, report=lambda progress: updates.append(progress.samples))
+    warning = capsys.readouterr().err
+    assert "settings changed since the run started (command_line, method)" in warning
+    assert updates == [8, 16, 24]  # every update again, from 0 samples
+    assert "settings changed" in summary[harness.CHECKPOINT_PROBLEM]
+    assert store.load_run(spec().key.dir(tmp_path)).manifest["config"]["method"]["diverge_at"] == 100
+
+
 def test_checkpoint_round_trips_the_state(tmp_path):
     state = ConstantState(action=jnp.arange(4.0), iteration=jnp.asarray(7, jnp.int32))
     counters = {"samples": 56, "iteration": 7, "train_seconds": 1.5, "compile_seconds": 2.0, "eval_seconds": 0.25}

@@ -153,7 +153,7 @@ def test_ray_is_imported_only_for_the_ray_executor():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "--ray-address needs --executor ray" in done.stderr
+    assert "--ray-address, --ray-cpus-per-run and --ray-gpus-per-run need --executor ray" in done.stderr
 
 
 @pytest.mark.slow
