@@ -22,6 +22,7 @@ from typing import Annotated, Literal, Union
 import tyro
 
 from benchmarks.console import quiet_libraries
+from benchmarks.host_devices import cpu_cores, request_host_devices
 from benchmarks.overrides import OverrideError, parse_seeds, parse_set
 from benchmarks.tiers import TIERS
 
@@ -78,6 +79,9 @@ class RunArgs:
     """Set a method's config field, e.g. `diffmimic.learning_rate=1e-4` (`diffmimic`: and its ablations); repeatable."""
     verbose: bool = False
     """Show JAX/XLA log output and library import messages (hidden by default)."""
+    devices: int | None = None
+    """Devices to split each run's training batch over (default: all: one per CPU core, or every GPU; `ppo` keeps
+    to one, where it is faster on CPU); results do not depend on it beyond float rounding."""
     executor: Literal["local", "ray"] = "local"
     """Where runs execute: `local` (one after another in this process) or `ray` (every run a Ray task on a cluster;
     OUT must be on a filesystem every node can write)."""
@@ -192,6 +196,7 @@ def make_plan(args: RunArgs):
                      eval_every_samples=args.eval_every_samples, eval_frames=args.eval_frames),
         num_envs=args.num_envs,
         settings=parse_set(args.set),
+        devices=args.devices,
     )
     return plan_runs(request)
 
@@ -243,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(list(sys.argv[1:] if argv is None else argv))
     if isinstance(args, (RunArgs, ListArgs, FetchArgs)):  # those import JAX (view and report never do)
         # Before anything imports JAX: XLA reads its log level once, when jaxlib loads.
+        # Also before JAX (quiet_libraries imports it): one XLA host device per core, or as many as --devices asks.
+        request_host_devices(max(cpu_cores(), getattr(args, "devices", None) or 1))
         quiet_libraries(verbose=getattr(args, "verbose", False))
     if isinstance(args, ListArgs):
         return _list()

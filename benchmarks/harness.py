@@ -31,7 +31,7 @@ from benchmarks.evaluator import EVALUATION_METRICS, evaluation_env, evaluation_
 from benchmarks.rollouts import ROLLOUT_FILE, record_rollout, save_rollout
 from benchmarks.suites import ClipSpec
 from benchmarks.tiers import Tier
-from methods import check_compatible, get_method
+from methods import check_compatible, get_method, parallel
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
 INTERMEDIATE_ROLLOUTS = "rollouts"  # run_dir/rollouts/samples_<k>.npz, with --record-every
@@ -55,6 +55,9 @@ class RunSpec:
     """Also save the evaluation episode at every Nth evaluation (0: only the final policy's)."""
     config_overrides: tuple[tuple[str, Any], ...] = ()
     """Method config fields set on the command line, (field, value) pairs; applied after the tier's and the clip's."""
+    devices: int | None = None
+    """Devices to split the training batch over (None: every local device, capped by the method's ``max_devices``
+    config field where it has one); results do not depend on it beyond float rounding."""
 
     @property
     def key(self) -> store.RunKey:
@@ -141,7 +144,18 @@ def _read_checkpoint(run_dir: Path, template: Any) -> tuple[Any, dict] | None:
     return state, counters
 
 
-def _manifest(spec: RunSpec, method, config, env, eval_env, horizons) -> dict:
+def run_devices(spec: RunSpec, config) -> int:
+    """Devices the run's batch is split over: ``spec.devices``, else every local device up to the config's
+    ``max_devices`` (0: no cap); never more than divide ``num_envs`` evenly."""
+    requested = spec.devices
+    if requested is None:
+        cap = getattr(config, "max_devices", 0)
+        requested = min(jax.local_device_count(), cap) if cap > 0 else None
+    batch = getattr(config, "num_envs", None)
+    return parallel.usable_devices(requested, (batch,) if batch else ())
+
+
+def _manifest(spec: RunSpec, method, config, env, eval_env, horizons, devices: int) -> dict:
     return {
         "config": {
             "method": dataclasses.asdict(config),
@@ -155,7 +169,8 @@ def _manifest(spec: RunSpec, method, config, env, eval_env, horizons) -> dict:
         "tier": spec.tier.name,
         "backend": spec.backend,
         "device": str(jax.devices()[0]),
-        "device_count": jax.device_count(),
+        "device_count": devices,  # the devices the batch was split over
+        "local_device_count": jax.local_device_count(),
         **PROVENANCE,
     }
 
@@ -179,15 +194,24 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
         return store.load_run(key.dir(out)).summary
 
     method, config, env = build(spec)
+    devices = run_devices(spec, config)
+    with parallel.data_parallel(devices):
+        return _train(spec, out, resume, report, method, config, env, devices)
+
+
+def _train(spec: RunSpec, out, resume: bool, report, method, config, env, devices: int) -> dict:
+    key = spec.key
     horizons = evaluation_horizons(env.reference, spec.tier.eval_frames, spec.tier.long_eval_frames)
     eval_env = evaluation_env(spec.clip.clip, env, horizons, data_dir=spec.data_dir)
     rng = jax.random.PRNGKey(spec.seed)
     rng, init_key = jax.random.split(rng)
-    state = method.init(init_key, env, config)
+    # Batched parts of the state (marked by the method with parallel.shard_batch) split over the devices, the rest
+    # replicated; the update keeps that layout, so every call runs the one compiled program.
+    state, shardings = parallel.place(method.init(init_key, env, config))
 
     counters = {"samples": 0, "iteration": 0, "train_seconds": 0.0, "compile_seconds": 0.0, "eval_seconds": 0.0}
     checkpoint, problem = None, None
-    manifest = _manifest(spec, method, config, env, eval_env, horizons)
+    manifest = _manifest(spec, method, config, env, eval_env, horizons, devices)
     if resume and key.dir(out).exists():
         try:
             checkpoint = _read_checkpoint(key.dir(out), state)
@@ -202,6 +226,7 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
             print(f"warning: {problem}", file=sys.stderr)
     if checkpoint is not None:
         state, counters = checkpoint
+        state = state if shardings is None else jax.device_put(state, shardings)
     else:
         store.clear_run(out, key)
         if problem:
@@ -209,8 +234,10 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
         writer = store.RunWriter(out, key, manifest)
     rng = jax.random.fold_in(rng, int(counters["iteration"]))
 
+    layout = {} if shardings is None else dict(in_shardings=(shardings, parallel.replicated()),
+                                               out_shardings=(shardings, parallel.replicated()))
     start = time.perf_counter()
-    update = jax.jit(lambda s, k: method.update(s, k, env=env, config=config)).lower(state, rng).compile()
+    update = jax.jit(lambda s, k: method.update(s, k, env=env, config=config), **layout).lower(state, rng).compile()
     evaluate = jax.jit(make_evaluate(eval_env, method.policy, horizons)).lower(state, rng).compile()
     counters["compile_seconds"] += time.perf_counter() - start
 

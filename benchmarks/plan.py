@@ -40,6 +40,7 @@ class PlanRequest:
     """Tier budget overrides: max_samples, max_train_minutes, eval_every_samples, eval_frames (None: the tier's)."""
     num_envs: int | None = None
     settings: Sequence[ConfigOverride] = ()
+    devices: int | None = None
 
 
 def default_tier(suite: str) -> str:
@@ -60,6 +61,8 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
         raise ValueError("no seeds to run")
     if request.record_every < 0:
         raise ValueError(f"--record-every must be >= 0, got {request.record_every}")
+    if request.devices is not None and request.devices < 1:
+        raise ValueError(f"--devices must be at least 1, got {request.devices}")
     if request.num_envs is not None and request.num_envs < 1:
         raise ValueError(f"--num-envs must be at least 1, got {request.num_envs}")
     check_targets(request.settings, methods)
@@ -82,7 +85,7 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
                               config_overrides=settings[method_name]))
     return [
         RunSpec(request.suite, clip, method_name, seed, tier, request.backend, request.data_dir, request.record_every,
-                settings[method_name])
+                settings[method_name], request.devices)
         for clip in clips
         for method_name in methods
         for seed in request.seeds

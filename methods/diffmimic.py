@@ -56,6 +56,7 @@ from flax import struct
 from methods.base import Method
 from methods.networks import MLP, Activation, ObservationNormaliser
 from methods.optimisation import guarded_step, select
+from methods.parallel import shard_batch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,13 +176,13 @@ def policy(state: DiffMimicState):
 
 
 def update(state: DiffMimicState, key: jax.Array, *, env, config: DiffMimicConfig):
-    start_states = jax.vmap(env.reset)(jax.random.split(key, config.num_envs))
+    start_states = shard_batch(jax.vmap(env.reset)(jax.random.split(key, config.num_envs)))
     noise_key = jax.random.fold_in(key, 1)  # its own stream: the start frames do not depend on the policy form
 
     def rollout_loss(params):
         def step(env_state, index):
             action = _act(state, params, env_state.obs, jax.random.fold_in(noise_key, index))
-            next_state = jax.vmap(env.step)(env_state, action)
+            next_state = shard_batch(jax.vmap(env.step)(env_state, action))
             if config.truncation_length > 0:
                 cut = (index + 1) % config.truncation_length == 0
                 next_state = jax.tree.map(lambda x: jnp.where(cut, jax.lax.stop_gradient(x), x), next_state)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import jax
+from benchmarks.host_devices import request_host_devices
+
+# Before JAX is imported: two XLA host devices, so the data-parallel tests can split a batch (run_benchmark.py asks
+# for one per core). Runs in the tests use both unless they ask otherwise, as they would from the command line here.
+request_host_devices(2)
+
+import jax  # noqa: E402
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
