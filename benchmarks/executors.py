@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 
 from benchmarks import results_store as store
 from benchmarks.harness import Progress, RunSpec
+from benchmarks.host_devices import with_host_devices
 
 # A worker reports a run's progress to the driver at most this often (seconds); the driver polls twice as often.
 PROGRESS_INTERVAL = 1.0
@@ -191,7 +192,7 @@ def _run_on_worker(spec: RunSpec, out: str, method, board, index: int) -> dict:
     return harness.run(spec, out, resume=True, report=report)
 
 
-def _worker_env(gpus_per_run: float) -> dict[str, str]:
+def _worker_env(gpus_per_run: float, cpus_per_run: float = 1.0) -> dict[str, str]:
     """Environment of the workers: the driver's checkout first on the path, so every node runs the driver's code
     (from the shared filesystem; a node without that path falls back to its installed package)."""
     import benchmarks
@@ -202,6 +203,8 @@ def _worker_env(gpus_per_run: float) -> dict[str, str]:
     env["PYTHONPATH"] = path
     if gpus_per_run == 0:
         env["JAX_PLATFORMS"] = "cpu"  # Ray hides no GPU from a task that asked for none; a CPU run must not take one
+        # A task's batch is split over as many host devices as it has cores, not as many as the driver's machine has.
+        env["XLA_FLAGS"] = with_host_devices(env.get("XLA_FLAGS", ""), max(1, int(cpus_per_run)))[0]
     elif gpus_per_run < 1:
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"  # runs share a GPU: JAX must not reserve 75% of it for one
     return env
@@ -285,7 +288,7 @@ class RayExecutor:
             num_gpus=gpus,
             max_retries=self.max_retries,
             retry_exceptions=[OSError],
-            runtime_env={"env_vars": _worker_env(gpus)},
+            runtime_env={"env_vars": _worker_env(gpus, self.cpus_per_run)},
         )
         resolved = {name: methods.get_method(name) for name in {spec.method for spec in todo}}
         print(

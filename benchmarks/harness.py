@@ -155,6 +155,14 @@ def run_devices(spec: RunSpec, config) -> int:
     return parallel.usable_devices(requested, (batch,) if batch else ())
 
 
+def compile_update(method, env, config, state, rng, shardings=None):
+    """The method's update for ``env`` and ``config``, compiled ahead of time for ``state``; with ``shardings`` (from
+    :func:`methods.parallel.place`) the new state keeps the layout of the old, so every call runs this program."""
+    layout = {} if shardings is None else dict(in_shardings=(shardings, parallel.replicated()),
+                                               out_shardings=(shardings, parallel.replicated()))
+    return jax.jit(lambda s, k: method.update(s, k, env=env, config=config), **layout).lower(state, rng).compile()
+
+
 def _manifest(spec: RunSpec, method, config, env, eval_env, horizons, devices: int) -> dict:
     return {
         "config": {
@@ -234,10 +242,8 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
         writer = store.RunWriter(out, key, manifest)
     rng = jax.random.fold_in(rng, int(counters["iteration"]))
 
-    layout = {} if shardings is None else dict(in_shardings=(shardings, parallel.replicated()),
-                                               out_shardings=(shardings, parallel.replicated()))
     start = time.perf_counter()
-    update = jax.jit(lambda s, k: method.update(s, k, env=env, config=config), **layout).lower(state, rng).compile()
+    update = compile_update(method, env, config, state, rng, shardings)
     evaluate = jax.jit(make_evaluate(eval_env, method.policy, horizons)).lower(state, rng).compile()
     counters["compile_seconds"] += time.perf_counter() - start
 

@@ -6,6 +6,7 @@ See :mod:`methods.base` for the contract the harness relies on::
     env = envs.make_env(clip, m.env_config(config, base_env_config))
 """
 
+from methods import parallel
 from methods.base import REQUIRED_METRICS, Method
 from methods.registry import (
     ENTRY_POINT_GROUP,
@@ -26,5 +27,6 @@ __all__ = [
     "check_compatible",
     "get_method",
     "list_methods",
+    "parallel",
     "register",
 ]
