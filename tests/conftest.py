@@ -52,6 +52,26 @@ def data_dir() -> Path:
     return path
 
 
+def _reference_data_dir(name: str) -> Path:
+    """``shared/data/<name>`` (ASE's or DiffMimic's files), beside the DeepMimic data dir or the repository."""
+    deepmimic = _shared_data_dir()
+    candidates = ([deepmimic.parent / name] if deepmimic else []) + [REPO.parent / "shared" / "data" / name]
+    for candidate in candidates:
+        if (candidate / "SOURCE.md").is_file():
+            return candidate
+    missing_data(f"{name} reference data not found (looked in {', '.join(map(str, candidates))})")
+
+
+@pytest.fixture(scope="session")
+def ase_data_dir() -> Path:
+    return _reference_data_dir("ase")
+
+
+@pytest.fixture(scope="session")
+def diffmimic_data_dir() -> Path:
+    return _reference_data_dir("diffmimic")
+
+
 @pytest.fixture(scope="session")
 def character_model():
     from envs.model import load_character_model
