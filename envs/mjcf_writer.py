@@ -51,7 +51,7 @@ SPHERICAL_RANGE = (-np.pi, np.pi)  # DiffMimic's system_configs/HUMANOID.py: ang
 REVOLUTE_LIMIT_MARGIN = 0.25  # rad each side: humanoid3d_spinkick.txt bends a knee to +0.222 (limit 0), sideflip +0.072
 
 
-def _fmt(values, digits: int = 6) -> str:
+def format_numbers(values, digits: int = 6) -> str:
     return " ".join(f"{float(v) + 0.0:.{digits}g}" for v in np.atleast_1d(values))  # + 0.0 turns -0 into 0
 
 
@@ -78,7 +78,7 @@ def joint_ranges(character: Character) -> dict[str, tuple[float, float]]:
     return ranges
 
 
-def _axis_vector(axis: str) -> np.ndarray:
+def spherical_axis_vector(axis: str) -> np.ndarray:
     unit = np.zeros(3)
     unit[AXIS_INDEX[axis]] = 1.0
     return yup_to_zup(unit)
@@ -100,20 +100,25 @@ def _add_geom(parent: ET.Element, name: str, body: Body, offset_zup: np.ndarray,
     attrs = {"name": name, "mass": f"{body.mass:.6g}", "rgba": rgba, "contype": "0", "conaffinity": "1"}
     p0, p1, p2 = body.params
     if body.shape == "sphere":
-        attrs.update(type="sphere", size=_fmt(p0 / 2), pos=_fmt(centre))
+        attrs.update(type="sphere", size=format_numbers(p0 / 2), pos=format_numbers(centre))
     elif body.shape == "capsule":
         # DeepMimic capsules run along the body's y axis (z after conversion); Param1 is the cylinder length.
         half = np.array([0.0, 0.0, p1 / 2])
-        attrs.update(type="capsule", size=_fmt(p0 / 2), fromto=_fmt(np.concatenate([centre - half, centre + half])))
+        ends = np.concatenate([centre - half, centre + half])
+        attrs.update(type="capsule", size=format_numbers(p0 / 2), fromto=format_numbers(ends))
     else:
         # Box sizes are full lengths along DeepMimic's x, y, z; after conversion y becomes z and z becomes y.
-        attrs.update(type="box", size=_fmt([p0 / 2, p2 / 2, p1 / 2]), pos=_fmt(centre))
+        attrs.update(type="box", size=format_numbers([p0 / 2, p2 / 2, p1 / 2]), pos=format_numbers(centre))
     ET.SubElement(parent, "geom", attrs)
 
 
-def character_to_mjcf(character: Character, timestep: float = DEFAULT_TIMESTEP) -> str:
-    """Returns the MJCF text of ``character``; deterministic, so the committed asset can be checked for drift."""
-    root = ET.Element("mujoco", model=character.name)
+BODY_RGBA = "0.4706 0.549 0.6863 1"
+
+
+def mjcf_scene(name: str, timestep: float = DEFAULT_TIMESTEP) -> tuple[ET.Element, ET.Element, ET.Element]:
+    """The parts every character's MJCF shares: compiler, option, Brax tuning, the floor (the only geom that other
+    geoms collide with); returns the ``mujoco``, ``worldbody`` and (empty) ``actuator`` elements."""
+    root = ET.Element("mujoco", model=name)
     ET.SubElement(root, "compiler", angle="radian", inertiafromgeom="true", autolimits="true")
     ET.SubElement(root, "option", timestep=f"{timestep:.8g}", iterations="8")
     custom = ET.SubElement(root, "custom")
@@ -131,16 +136,21 @@ def character_to_mjcf(character: Character, timestep: float = DEFAULT_TIMESTEP) 
         friction="1 0.1 0.1",
         rgba="0.8 0.8 0.8 1",
     )
-    rgba = "0.4706 0.549 0.6863 1"
+    return root, worldbody, ET.SubElement(root, "actuator")
+
+
+def character_to_mjcf(character: Character, timestep: float = DEFAULT_TIMESTEP) -> str:
+    """Returns the MJCF text of ``character``; deterministic, so the committed asset can be checked for drift."""
+    root, worldbody, actuators = mjcf_scene(character.name, timestep)
+    rgba = BODY_RGBA
     elements: dict[int, ET.Element] = {}
     # Fixed joints fold into their parent: remember which body element and offset they resolve to.
     anchor: dict[int, tuple[int, np.ndarray]] = {}
-    actuators = ET.SubElement(root, "actuator")
     ranges = joint_ranges(character)
     for index, (joint, body) in enumerate(zip(character.joints, character.bodies)):
         offset = yup_to_zup(joint.attach)
         if joint.type == "none":
-            element = ET.SubElement(worldbody, "body", name=joint.name, pos=_fmt([0, 0, ROOT_HEIGHT]))
+            element = ET.SubElement(worldbody, "body", name=joint.name, pos=format_numbers([0, 0, ROOT_HEIGHT]))
             ET.SubElement(element, "freejoint", name=joint.name)
             elements[index], anchor[index] = element, (index, np.zeros(3))
             _add_geom(element, joint.name, body, np.zeros(3), rgba)
@@ -150,14 +160,14 @@ def character_to_mjcf(character: Character, timestep: float = DEFAULT_TIMESTEP) 
             anchor[index] = (parent_index, parent_offset + offset)
             _add_geom(elements[parent_index], joint.name, body, parent_offset + offset, rgba)
             continue
-        element = ET.SubElement(elements[parent_index], "body", name=joint.name, pos=_fmt(parent_offset + offset))
+        element = ET.SubElement(elements[parent_index], "body", name=joint.name, pos=format_numbers(parent_offset + offset))
         elements[index], anchor[index] = element, (index, np.zeros(3))
         if joint.type == "spherical":
-            hinges = [(f"{joint.name}_{a}", _axis_vector(a)) for a in SPHERICAL_AXES]
+            hinges = [(f"{joint.name}_{a}", spherical_axis_vector(a)) for a in SPHERICAL_AXES]
         else:
-            hinges = [(joint.name, _axis_vector("z"))]
+            hinges = [(joint.name, spherical_axis_vector("z"))]
         for name, axis in hinges:
-            ET.SubElement(element, "joint", name=name, type="hinge", pos="0 0 0", axis=_fmt(axis), range=_fmt(ranges[name], 9))
+            ET.SubElement(element, "joint", name=name, type="hinge", pos="0 0 0", axis=format_numbers(axis), range=format_numbers(ranges[name], 9))
             ET.SubElement(
                 actuators,
                 "position",
@@ -165,7 +175,7 @@ def character_to_mjcf(character: Character, timestep: float = DEFAULT_TIMESTEP) 
                 joint=name,
                 kp=f"{joint.kp:.6g}",
                 kv=f"{joint.kd:.6g}",
-                forcerange=_fmt([-joint.torque_limit, joint.torque_limit]),
+                forcerange=format_numbers([-joint.torque_limit, joint.torque_limit]),
             )
         _add_geom(element, joint.name, body, np.zeros(3), rgba)
     ET.indent(root)

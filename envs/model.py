@@ -1,8 +1,9 @@
 """The simulated character at run time: the Brax system plus DeepMimic's body list on top of Brax's links.
 
 Brax orders links depth-first as the MJCF nests them and has no links for DeepMimic's fixed joints (wrists). Every
-other module talks about *bodies* in DeepMimic's order (``root``, ``chest``, ``neck``, ``right_hip``, ...), with
-fixed joints as points rigidly attached to their parent link. :func:`body_states` is the one place that maps
+other module talks about *bodies* in the character's own order (humanoid3d: DeepMimic's ``root``, ``chest``,
+``neck``, ``right_hip``, ...; smpl and swordshield: the order of DiffMimic's state files), with fixed joints as points
+rigidly attached to their parent link. :func:`body_states` is the one place that maps
 Brax link states to those bodies, used alike for the reference motion and for the simulation.
 """
 
@@ -23,7 +24,8 @@ from brax.io import mjcf
 from envs.character import SPHERICAL_AXES, CharacterError
 
 ASSET_DIR = Path(__file__).parent / "assets"
-CHARACTERS = ("humanoid3d",)
+# humanoid3d: DeepMimic's (envs.mjcf_writer); smpl, swordshield: DiffMimic's (envs.character_sources).
+CHARACTERS = ("humanoid3d", "smpl", "swordshield")
 INERTIA_MODELS = ("unit", "geometric")
 
 
@@ -31,8 +33,9 @@ INERTIA_MODELS = ("unit", "geometric")
 class CharacterModel:
     name: str
     sys: base.System
-    body_names: tuple[str, ...]  # DeepMimic order
-    motion_joints: tuple[tuple[str, str], ...]  # (name, type) of non-root joints in motion-file order
+    body_names: tuple[str, ...]  # the character's body order (DeepMimic's; DiffMimic's state files')
+    motion_joints: tuple[tuple[str, str], ...]  # (name, type) of the joint moving each non-root body, in body order
+    # (DeepMimic's motion-file order for humanoid3d, where joints and bodies share names)
     body_link: np.ndarray  # [B] Brax link index each body rides on
     body_offset: np.ndarray  # [B, 3] point offset in that link's frame (zero for real links)
     hinge_names: tuple[str, ...]  # actuator order = action order
@@ -83,7 +86,7 @@ def _resolve_paths(character: str) -> tuple[Path, Path]:
     else:
         raise CharacterError(
             f"unknown character '{character}': expected one of {CHARACTERS} or a path to an MJCF written by "
-            "`python -m envs.mjcf_writer` (with its .meta.json beside it)"
+            "`python -m envs.mjcf_writer` or `python -m envs.character_sources` (with its .meta.json beside it)"
         )
     meta = xml.with_suffix(".meta.json")
     if not meta.exists():
