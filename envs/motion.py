@@ -132,21 +132,21 @@ def _clip_time(clip: MotionClip, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.clip(t, 0.0, clip.duration), np.zeros_like(t)
 
 
-def _wrap(angle: np.ndarray) -> np.ndarray:
+def wrap_angle(angle: np.ndarray) -> np.ndarray:
     return (angle + math.pi) % (2 * math.pi) - math.pi
 
 
-def _hinge_angles(rotations: Rotation, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def spherical_hinge_angles(rotations: Rotation, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Hinge angles (in ``SPHERICAL_AXES`` order) of each rotation, within the joint's range where possible.
 
     Every rotation has two Euler solutions, (a, b, c) and (a + pi, pi - b, c + pi). Each frame takes the one that
     violates the hinge ranges ``[low, high]`` least, and on a tie the one closer to the previous frame, so a clip
     that stays clear of gimbal lock gets smooth angles and one that passes through it still gets reachable targets.
     """
-    principal = _wrap(rotations.as_euler(_EULER_ORDER))
+    principal = wrap_angle(rotations.as_euler(_EULER_ORDER))
     flipped = principal + np.array([math.pi, 0.0, math.pi])
     flipped[:, 1] = math.pi - principal[:, 1]
-    flipped = _wrap(flipped)
+    flipped = wrap_angle(flipped)
 
     def violation(angles):
         return np.sum(np.maximum(low - angles, 0.0) + np.maximum(angles - high, 0.0), axis=-1)
@@ -155,7 +155,7 @@ def _hinge_angles(rotations: Rotation, low: np.ndarray, high: np.ndarray) -> np.
     for i in range(len(angles)):
         cost = [violation(c[i]) for c in (principal, flipped)]
         if i > 0:
-            cost = [v * 10.0 + np.sum(np.abs(_wrap(c[i] - angles[i - 1]))) for v, c in zip(cost, (principal, flipped))]
+            cost = [v * 10.0 + np.sum(np.abs(wrap_angle(c[i] - angles[i - 1]))) for v, c in zip(cost, (principal, flipped))]
         if cost[1] < cost[0]:
             angles[i] = flipped[i]
     return angles
@@ -176,7 +176,7 @@ def generalized_coordinates(clip: MotionClip, model: CharacterModel, times: np.n
     low, high = model.hinge_limits[:, 0], model.hinge_limits[:, 1]
     for name, rotations in clip.joint_rots.items():
         hinges = [index[f"{name}_{axis}"] for axis in SPHERICAL_AXES]
-        angles = _hinge_angles(Slerp(clip.times, rotations)(local), low[hinges], high[hinges])
+        angles = spherical_hinge_angles(Slerp(clip.times, rotations)(local), low[hinges], high[hinges])
         q[:, model.hinge_q_index[hinges]] = angles
     for name, angle in clip.joint_angles.items():
         low_q, high_q = model.hinge_range[index[name]]
@@ -196,7 +196,7 @@ def generalized_velocities(q: np.ndarray, dt: float) -> np.ndarray:
     angular = (rot_before.inv() * rot_after).as_rotvec() / (2 * dt)  # body frame, midpoint approximation
     middle_rot = Rotation.from_quat(middle[:, [4, 5, 6, 3]])
     angular = (middle_rot.inv() * rot_before).apply(angular)
-    hinges = _wrap(after[:, 7:] - before[:, 7:]) / (2 * dt)
+    hinges = wrap_angle(after[:, 7:] - before[:, 7:]) / (2 * dt)
     # Passing through gimbal lock switches Euler branch, which shows up as a one-frame spike; no joint of a
     # human clip turns faster than this, so treat such a spike as a branch change with no real velocity.
     hinges = np.where(np.abs(hinges) > MAX_HINGE_SPEED, 0.0, hinges)
@@ -267,12 +267,7 @@ def cycle_frames(clip: MotionClip, dt: float = CONTROL_DT) -> int:
 def build_reference(
     clip: MotionClip, model: CharacterModel, num_frames: int | None = None, dt: float = CONTROL_DT
 ) -> ReferenceMotion:
-    """Resamples ``clip`` to ``dt`` over ``num_frames`` frames (default: one cycle plus one frame).
-
-    Positions and rotations come from ``brax.kinematics.forward``. Velocities of links come from central
-    differences of those world frames instead: Brax's ``qd -> xd`` map is inexact for stacked hinges (its own TODO;
-    measured here up to ~9 rad/s off on cartwheel), and differences of world frames do not see Euler branch changes.
-    """
+    """Resamples ``clip`` to ``dt`` over ``num_frames`` frames (default: one cycle plus one frame)."""
     cycle = cycle_frames(clip, dt)
     if num_frames is None:
         num_frames = cycle + 1
@@ -280,6 +275,19 @@ def build_reference(
         raise MotionError(f"{clip.source}: num_frames must be positive, got {num_frames}")
     times = np.arange(-1, num_frames + 1) * dt
     q_padded = generalized_coordinates(clip, model, times)
+    return reference_from_coordinates(clip.name, q_padded, model, dt, loop=clip.loop, cycle=cycle)
+
+
+def reference_from_coordinates(
+    name: str, q_padded: np.ndarray, model: CharacterModel, dt: float, loop: bool, cycle: int
+) -> ReferenceMotion:
+    """The reference of generalized coordinates ``q_padded`` ``[T + 2, q_size]`` at steps of ``dt``: frames 1..T,
+    with one more frame before and after for the central differences.
+
+    Positions and rotations come from ``brax.kinematics.forward``. Velocities of links come from central
+    differences of those world frames instead: Brax's ``qd -> xd`` map is inexact for stacked hinges (its own TODO;
+    measured here up to ~9 rad/s off on cartwheel), and differences of world frames do not see Euler branch changes.
+    """
     qd = generalized_velocities(q_padded, dt)
     q_all = jnp.asarray(q_padded, jnp.float32)
     x_all, _ = jax.jit(jax.vmap(lambda a: kinematics.forward(model.sys, a, jnp.zeros(model.sys.qd_size()))))(q_all)
@@ -289,9 +297,9 @@ def build_reference(
     qd_brax = _fit_brax_velocities(model, q_all[1:-1], link_xd)
     bodies = jax.vmap(lambda xt, xdt: body_states(model, xt, xdt))(link_x, link_xd)
     return ReferenceMotion(
-        name=clip.name,
+        name=name,
         dt=dt,
-        loop=clip.loop,
+        loop=loop,
         cycle_frames=cycle,
         q=q_all[1:-1],
         qd=jnp.asarray(qd, jnp.float32),

@@ -42,14 +42,15 @@ class DiffMimicStates:
         return int(self.pos.shape[1])
 
 
-def load_diffmimic_states(path, expected_bodies: int | None = None) -> DiffMimicStates:
+def load_diffmimic_states(path, expected_bodies: int | None = None, character: str | None = None) -> DiffMimicStates:
     """Reads a DiffMimic reference-state file (``np.save`` of a float array, loaded with ``allow_pickle=False``).
 
     Layout (DiffMimic ``utils/io.py`` ``serialize_qp``): ``[frames, bodies x 13]``, field-major: all bodies' positions
     (``3B``), then all quaternions w x y z (``4B``), then all velocities (``3B``), then all angular velocities
     (``3B``). Bodies follow the system config, the static floor LAST (DiffMimic's losses drop it with ``[:-1]``);
     the reader checks that the last body is that floor (at the origin, identity rotation, at rest) and drops it.
-    ``expected_bodies`` counts the character's bodies without the floor; a mismatch is an error naming both counts.
+    ``expected_bodies`` counts the character's bodies without the floor; a mismatch is an error naming both counts
+    (and ``character``, the character's name, when given).
     """
     path = Path(path)
     try:
@@ -76,8 +77,9 @@ def load_diffmimic_states(path, expected_bodies: int | None = None) -> DiffMimic
         )
     bodies = width // STATE_WIDTH - 1
     if expected_bodies is not None and bodies != expected_bodies:
+        whose = f"character '{character}'" if character else "the character"
         raise MotionError(
-            f"{path}: holds {bodies} bodies (plus the floor) but the character has {expected_bodies}: "
+            f"{path}: holds {bodies} bodies (plus the floor) but {whose} has {expected_bodies}: "
             "the clip was made for another character"
         )
     check_frames(path, frames)
