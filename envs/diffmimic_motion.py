@@ -9,8 +9,9 @@ about DeepMimic's axes, of the two solutions the one inside the limits and neare
 clips, so reference-state initialisation, replay and PD targets work the same on every character.
 
 One row is one control step: DiffMimic plays its files row by row at ``dt: 0.0333``, and so does this reference (at
-``CONTROL_DT``), over all the file's rows, without looping. Velocities are central differences of the recovered
-motion, not the file's own (its non-root linear velocities are not the bodies' velocities: FIDELITY.md section 10).
+``CONTROL_DT``), without looping (frames past the last row hold it). Velocities are central differences of the
+recovered motion, not the file's own (its non-root linear velocities are not the bodies' velocities: FIDELITY.md
+section 11).
 """
 
 from __future__ import annotations
@@ -105,18 +106,25 @@ def diffmimic_coordinates(states: DiffMimicStates, model: CharacterModel) -> np.
     return q
 
 
-def diffmimic_reference(states: DiffMimicStates, model: CharacterModel) -> ReferenceMotion:
-    """The reference of every row of ``states`` on ``model``, one control step per row."""
+def diffmimic_reference(
+    states: DiffMimicStates, model: CharacterModel, num_frames: int | None = None
+) -> ReferenceMotion:
+    """The reference of ``states`` on ``model``, one control step per row, over ``num_frames`` frames (default: the
+    file's rows; more hold the last row still, as ``envs.motion.build_reference`` does past a non-looping clip's
+    end, so that episodes starting late have frames to track)."""
+    num_frames = states.num_frames if num_frames is None else num_frames
+    if num_frames < 1:
+        raise MotionError(f"{states.source}: num_frames must be positive, got {num_frames}")
     q = diffmimic_coordinates(states, model)
-    q_padded = np.concatenate([q[:1], q, q[-1:]])  # the ends held still, as a non-looping DeepMimic clip's
-    return reference_from_coordinates(
-        states.name, q_padded, model, CONTROL_DT, loop=False, cycle=states.num_frames - 1
-    )
+    rows = np.minimum(np.arange(-1, num_frames + 1), states.num_frames - 1)  # frame -1 holds the first row
+    q_padded = q[np.maximum(rows, 0)]
+    return reference_from_coordinates(states.name, q_padded, model, CONTROL_DT, loop=False, cycle=states.num_frames - 1)
 
 
-def load_diffmimic_reference(path, character: str | None = None) -> ReferenceMotion:
+def load_diffmimic_reference(path, character: str | None = None, num_frames: int | None = None) -> ReferenceMotion:
     """Reads a DiffMimic state file and builds its reference on ``character`` (default: the one its body count
-    names, :data:`CHARACTER_BY_BODIES`); a file of another character is an error naming the file and both."""
+    names, :data:`CHARACTER_BY_BODIES`) over ``num_frames`` (:func:`diffmimic_reference`); a file of another
+    character is an error naming the file and both."""
     path = Path(path)
     if character is None:
         states = load_diffmimic_states(path)
@@ -124,4 +132,4 @@ def load_diffmimic_reference(path, character: str | None = None) -> ReferenceMot
     else:
         model = load_character_model(character)
         states = load_diffmimic_states(path, expected_bodies=model.num_bodies, character=model.name)
-    return diffmimic_reference(states, model)
+    return diffmimic_reference(states, model, num_frames)

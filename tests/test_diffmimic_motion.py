@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from brax import kinematics
 
+from envs.actions import actions_for_targets
 from envs.character import CharacterError
 from envs.diffmimic_characters import SWORDSHIELD_BODIES
 from envs.diffmimic_motion import diffmimic_character, diffmimic_coordinates, load_diffmimic_reference
 from envs.formats import load_diffmimic_states
+from envs.mimic_env import MimicConfig, MimicEnv
 from envs.model import load_character_model
 from envs.motion import CONTROL_DT, MotionError
 from tests.test_character_sources import STATE_FILES
@@ -85,21 +87,52 @@ def test_recovers_hand_set_angles(tmp_path):
     np.testing.assert_allclose(diffmimic_coordinates(states, model), q, atol=2e-6)
 
 
-def test_reference_of_the_swordshield_clip(diffmimic_data_dir):
-    """The same structure build_reference gives DeepMimic clips: every row a control step, no loop, velocities by
-    central differences of the bodies' motion."""
+EXTRA = 10  # frames past the end of the clip, held still
+
+
+@pytest.fixture(scope="module")
+def sword_reference(diffmimic_data_dir):
     path = diffmimic_data_dir / STATE_FILES["swordshield"][0]
-    states = load_diffmimic_states(path)
-    reference = load_diffmimic_reference(path)
+    return load_diffmimic_states(path), load_diffmimic_reference(path, num_frames=96 + EXTRA)
+
+
+def test_reference_of_the_swordshield_clip(sword_reference):
+    """The same structure build_reference gives DeepMimic clips: every row a control step, no loop, velocities by
+    central differences of the bodies' motion, frames past the end holding the last row."""
+    states, reference = sword_reference
     model = load_character_model("swordshield")
     assert reference.name == "RL_Avatar_Atk_2xCombo01_Motion" and reference.body_names == SWORDSHIELD_BODIES
-    assert (reference.num_frames, reference.cycle_frames, reference.loop, reference.dt) == (96, 95, False, CONTROL_DT)
-    assert reference.q.shape == (96, model.sys.q_size()) and reference.qd.shape == (96, model.sys.qd_size())
-    assert reference.qd_brax.shape == (96, model.sys.qd_size()) and np.isfinite(np.asarray(reference.qd_brax)).all()
-    np.testing.assert_allclose(np.asarray(reference.q[:, :3]), states.pos[:, 0], atol=1e-5)
-    np.testing.assert_allclose(np.asarray(reference.bodies.pos), states.pos, atol=1e-4)
+    assert (reference.num_frames, reference.cycle_frames, reference.loop, reference.dt) == (106, 95, False, CONTROL_DT)
+    assert reference.q.shape == (106, model.sys.q_size()) and reference.qd.shape == (106, model.sys.qd_size())
+    assert reference.qd_brax.shape == (106, model.sys.qd_size()) and np.isfinite(np.asarray(reference.qd_brax)).all()
+    np.testing.assert_allclose(np.asarray(reference.q[:96, :3]), states.pos[:, 0], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(reference.bodies.pos[:96]), states.pos, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(reference.bodies.pos[96:]), np.repeat(states.pos[-1:], EXTRA, 0), atol=1e-4)
+    assert np.abs(np.asarray(reference.bodies.vel[97:])).max() < 1e-3  # held still
     central = (states.pos[2:] - states.pos[:-2]) / (2 * CONTROL_DT)
-    np.testing.assert_allclose(np.asarray(reference.bodies.vel)[1:-1], central, atol=1e-3)
+    np.testing.assert_allclose(np.asarray(reference.bodies.vel)[1:95], central, atol=1e-3)
+    # PD targets taken from the reference are reachable: every hinge angle lies in its joint's range.
+    hinges = np.asarray(reference.q)[:, model.hinge_q_index]
+    assert np.all(hinges >= model.hinge_range[:, 0] - 1e-6) and np.all(hinges <= model.hinge_range[:, 1] + 1e-6)
+
+
+@pytest.mark.slow
+def test_environment_starts_and_steps_on_a_state_file(sword_reference):
+    """Reference-state initialisation puts the character on a reference frame, and one step under PD targets at the
+    next frame's angles stays close (eager, not jitted: one step of the sword-and-shield character)."""
+    _, reference = sword_reference
+    model = load_character_model("swordshield")
+    fall = tuple(model.body_names[i] for i in model.fall_contact)
+    env = MimicEnv(model, reference, MimicConfig(fall_contact_bodies=fall, episode_length=8))
+    state = env.reset(jax.random.PRNGKey(0))
+    frame = int(state.info["frame"])
+    assert 0 <= frame < 95 - 8
+    start = np.asarray(state.pipeline_state.x.pos)[model.body_link]
+    np.testing.assert_allclose(start, np.asarray(reference.bodies.pos[frame]), atol=1e-5)
+    targets = np.asarray(reference.q[frame + 1])[model.hinge_q_index]
+    state = env.step(state, jnp.asarray(actions_for_targets(model, targets, "diffmimic"), jnp.float32))
+    assert float(state.metrics["pose_error"]) < 0.05  # measured 0.018 m (spring, unit inertia)
+    assert float(state.metrics["fall"]) == 0.0
 
 
 def test_state_file_of_another_character(diffmimic_data_dir, tmp_path):
