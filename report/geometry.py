@@ -4,8 +4,8 @@ rollout records.
 A rollout (``benchmarks/rollout_file.py``) holds each tracked body's world position and orientation per frame. Its
 body names are the MJCF's body names, so each geom is placed by its body's transform: ``world = pos + R(rot) @ local``.
 The rollout file carries no geometry; the viewer and the GIF renderer read it from the character's MJCF, by default
-the project's committed ``envs/assets/humanoid3d.xml`` (the only character so far). Geoms of bodies the rollout does
-not record are skipped, and a body with no geom (DeepMimic's wrists, which the converter folds into the forearms as
+the project's committed ``envs/assets/humanoid3d.xml`` (``smpl.xml`` and ``swordshield.xml`` beside it are passed
+by path). Geoms of bodies the rollout does not record are skipped, and a body with no geom (DeepMimic's wrists, which the converter folds into the forearms as
 geoms of the forearm body) is drawn by its parent's geoms. Collision-only geoms with zero alpha and the floor plane
 are not drawn.
 
