@@ -53,7 +53,7 @@ from envs.mjcf_writer import (
 )
 
 Vec3 = tuple[float, float, float]
-SHAPES = ("sphere", "capsule", "box")
+SHAPE_SIZES = {"sphere": 1, "capsule": 2, "box": 3}  # how many numbers Collider.size holds
 DIGITS = 8  # significant digits of lengths and masses in the MJCF (the configs give up to 8)
 KD_PER_KP = 0.1  # DiffMimic pd_controller.py: Kd = strength / 10
 
@@ -62,7 +62,7 @@ KD_PER_KP = 0.1  # DiffMimic pd_controller.py: Kd = strength / 10
 class Collider:
     """One shape of a body, in the body's frame (Brax v1 collider conventions)."""
 
-    shape: str  # one of SHAPES
+    shape: str  # "sphere", "capsule" or "box"
     size: tuple[float, ...]  # sphere (radius,); capsule (radius, length with both caps) along local z; box half sizes
     pos: Vec3 = (0.0, 0.0, 0.0)  # centre, metres
     rotation: Vec3 = (0.0, 0.0, 0.0)  # Euler angles in degrees, intrinsic x-y'-z'' (Brax v1 euler_to_quat)
@@ -124,8 +124,7 @@ class SourceCharacter:
         for body in self.depth_first()[1:]:
             joint = self.joint_of(body)
             if joint.type == "spherical":
-                per_axis = dict(zip("xyz", joint.limits))
-                hinges += [(f"{joint.name}_{a}", joint, _radians(per_axis[a])) for a in SPHERICAL_AXES]
+                hinges += [(f"{joint.name}_{a}", joint, _hinge_limits(joint, a)) for a in SPHERICAL_AXES]
             else:
                 hinges.append((joint.name, joint, _radians(joint.limits[0])))
         return hinges
@@ -142,6 +141,15 @@ class SourceCharacter:
 
 def _radians(limits: tuple[float, float]) -> tuple[float, float]:
     return (math.radians(limits[0]), math.radians(limits[1]))
+
+
+def _hinge_limits(joint: SourceJoint, axis: str) -> tuple[float, float]:
+    """The source's limits of the joint-frame axis that hinge ``axis`` (DeepMimic's letter) turns about: DeepMimic's
+    x, y, z are the z-up frame's x, z and -y; about a negated axis the range is mirrored."""
+    vector = spherical_axis_vector(axis)
+    index = int(np.argmax(np.abs(vector)))
+    low, high = joint.limits[index]
+    return _radians((low, high) if vector[index] > 0 else (-high, -low))
 
 
 def validate(character: SourceCharacter) -> None:
@@ -168,7 +176,7 @@ def validate(character: SourceCharacter) -> None:
         if body.mass <= 0 or not body.colliders:
             raise CharacterError(f"{where}: body '{body.name}' needs a positive mass and at least one shape")
         for collider in body.colliders:
-            sizes = {"sphere": 1, "capsule": 2, "box": 3}.get(collider.shape)
+            sizes = SHAPE_SIZES.get(collider.shape)
             if sizes is None or len(collider.size) != sizes or min(collider.size) <= 0:
                 raise CharacterError(f"{where}: body '{body.name}' has a bad {collider.shape} {collider.size}")
             if collider.shape == "capsule" and collider.size[1] < 2 * collider.size[0]:

@@ -14,7 +14,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from envs.character import CharacterError
-from envs.character_sources import Collider, main, source_metadata, source_to_mjcf, validate
+from envs.character_sources import Collider, SourceJoint, main, source_metadata, source_to_mjcf, validate
 from envs.diffmimic_characters import CHARACTERS, SMPL_BODIES, SWORDSHIELD_BODIES
 from envs.formats import load_diffmimic_states
 from envs.mjcf_writer import ASSET_DIR
@@ -97,6 +97,18 @@ def test_hinge_axes():
     np.testing.assert_allclose(axis(smpl, "left_elbow"), [0, 0, 1], atol=1e-9)  # rotation y: -90
     np.testing.assert_allclose(axis(smpl, "left_knee"), [0, 1, 0], atol=1e-9)  # rotation z: 90 turns x onto +y
     np.testing.assert_allclose(axis(sword, "right_elbow"), [0, 1, 0], atol=1e-9)
+
+
+def test_spherical_limits_follow_the_hinge_axes():
+    """Hinge z turns about DeepMimic's z, the z-up frame's -y: it takes the source's y limits mirrored; hinge y
+    (z-up z) the z limits; hinge x the x limits. (Every 3-DoF limit in both sources is +-180 degrees.)"""
+    joint = SourceJoint("test", "pelvis", "torso", (0.0, 0.0, 0.0), ((-10.0, 20.0), (-30.0, 40.0), (-50.0, 60.0)), 1.0)
+    sword = CHARACTERS["swordshield"]
+    character = dataclasses.replace(sword, joints=(joint,) + tuple(j for j in sword.joints if j.child != "torso"))
+    limits = {name: np.degrees(limit) for name, owner, limit in character.hinges() if owner is joint}
+    np.testing.assert_allclose(limits["test_z"], [-40.0, 30.0])
+    np.testing.assert_allclose(limits["test_y"], [-50.0, 60.0])
+    np.testing.assert_allclose(limits["test_x"], [-10.0, 20.0])
 
 
 @pytest.mark.parametrize("name", ["smpl", "swordshield"])
