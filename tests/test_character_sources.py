@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -225,3 +228,70 @@ STUB = (Collider("capsule", (0.1, 0.1)),)  # radius 0.1, length 0.1: shorter tha
 def test_bad_character_descriptions(change, message):
     with pytest.raises(CharacterError, match=rf"character 'swordshield' \(DiffMimic .*SWORDSHIELD\.py\): {message}"):
         validate(change(CHARACTERS["swordshield"]))
+
+
+
+def _text_protobuf(text: str) -> list:
+    """A Brax v1 text protobuf as nested ``(key, value)`` lists: enough of the format to read DiffMimic's configs."""
+    tokens = re.findall(r'"[^"]*"|[{}:]|[^\s{}:]+', text)
+    items, stack, i = [], [], 0
+    while i < len(tokens):
+        if tokens[i] == "}":
+            key, outer = stack.pop()
+            outer.append((key, items))
+            items, i = outer, i + 1
+        elif tokens[i + 1] == "{":
+            stack.append((tokens[i], items))
+            items, i = [], i + 2
+        else:  # key : value
+            value = tokens[i + 2].strip('"')
+            items.append((tokens[i], float(value) if re.fullmatch(r"-?[\d.]+", value) else value))
+            i += 3
+    return items
+
+
+def _field(items: list, key: str, default=None):
+    return next((value for name, value in items if name == key), default)
+
+
+def _vector(items) -> np.ndarray:
+    return np.array([_field(items or [], axis, 0.0) for axis in "xyz"])
+
+
+def _size(shape: str, spec: list) -> tuple[float, ...]:
+    if shape == "box":
+        return tuple(_vector(_field(spec, "halfsize")))
+    return (_field(spec, "radius"),) + ((_field(spec, "length"),) if shape == "capsule" else ())
+
+
+@pytest.mark.parametrize("name, config", [("smpl", "SMPL.py"), ("swordshield", "SWORDSHIELD.py")])
+def test_facts_equal_diffmimics_config(name, config):
+    """Every number of envs/diffmimic_characters.py against DiffMimic's own config, read as text (never run), when
+    MIMICBENCH_DIFFMIMIC_REPO names a checkout of jiawei-ren/diffmimic (d0db48a); skipped otherwise."""
+    repo = os.environ.get("MIMICBENCH_DIFFMIMIC_REPO")
+    if not repo:
+        pytest.skip("set MIMICBENCH_DIFFMIMIC_REPO to a DiffMimic checkout to check the transcribed facts")
+    text = (Path(repo) / "diffmimic" / "mimic_envs" / "system_configs" / config).read_text().split('"""')[1]
+    parsed = _text_protobuf(text)
+    character = CHARACTERS[name]
+    bodies = [value for key, value in parsed if key == "bodies" and _field(value, "name") != "floor"]
+    assert [_field(body, "name") for body in bodies] == [body.name for body in character.bodies]
+    for body, ours in zip(bodies, character.bodies):
+        assert _field(body, "mass") == ours.mass, ours.name
+        colliders = [value for key, value in body if key == "colliders"]
+        assert len(colliders) == len(ours.colliders), ours.name
+        for collider, our in zip(colliders, ours.colliders):
+            shape = next(key for key, _ in collider if key in ("sphere", "capsule", "box"))
+            assert (shape, _size(shape, _field(collider, shape))) == (our.shape, our.size), ours.name
+            np.testing.assert_array_equal(_vector(_field(collider, "position")), our.pos)
+            np.testing.assert_array_equal(_vector(_field(collider, "rotation")), our.rotation)
+    strengths = {_field(value, "joint"): _field(value, "strength") for key, value in parsed if key == "actuators"}
+    joints = [value for key, value in parsed if key == "joints"]
+    assert [_field(joint, "name") for joint in joints] == [joint.name for joint in character.joints]
+    for joint, ours in zip(joints, character.joints):
+        assert (_field(joint, "parent"), _field(joint, "child")) == (ours.parent, ours.child)
+        np.testing.assert_array_equal(_vector(_field(joint, "parent_offset")), ours.offset)
+        np.testing.assert_array_equal(_vector(_field(joint, "child_offset")), 0.0)
+        np.testing.assert_array_equal(_vector(_field(joint, "rotation")), ours.rotation)
+        limits = tuple((_field(lim, "min", 0.0), _field(lim, "max", 0.0)) for key, lim in joint if key == "angle_limit")
+        assert limits == ours.limits and strengths[ours.name] == ours.strength, ours.name
