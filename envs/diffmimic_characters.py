@@ -5,6 +5,8 @@ Source: ``jiawei-ren/diffmimic`` at d0db48a, ``diffmimic/mimic_envs/system_confi
 strengths. Densities (only used to split a body's mass over its shapes) come from ASE's
 ``amp_humanoid_sword_shield.xml`` (nv-tlabs/ASE 28952a3), the character DiffMimic's configs were made from.
 Bodies are listed in the configs' order, which is the order of DiffMimic's state files (floor excluded).
+``tests/test_character_sources.py`` checks every number here against the configs (read as text) when
+``MIMICBENCH_DIFFMIMIC_REPO`` names a DiffMimic checkout.
 Not carried over: per-joint ``angular_damping`` and the thigh-thigh and shin-shin self-collisions (FIDELITY.md).
 
 ``smpl`` is the AMP humanoid's dimensions in SMPL's joint topology (two spine joints, collars, actuated wrists),
