@@ -99,7 +99,8 @@ def test_overrides_reach_the_config_and_the_manifest():
     method, config, env_config = harness.method_config(plan[0])
     assert (config.learning_rate, config.num_envs, config.rollout_length) == (1e-4, 8, 32)  # tier's rollout kept
     env = types.SimpleNamespace(config=env_config)
-    manifest = harness._manifest(plan[0], method, config, env, env, Horizons(cycle_frames=60, long_frames=600))
+    manifest = harness._manifest(plan[0], method, config, env, env, Horizons(cycle_frames=60, long_frames=600), 2)
+    assert manifest["device_count"] == 2  # the devices the batch was split over
     assert manifest["config"]["method"]["learning_rate"] == 1e-4
     assert manifest["config"]["command_line"] == {"learning_rate": 1e-4, "num_envs": 8}
     assert manifest["config"]["tier"]["max_train_seconds"] == 30.0
