@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envs import data
+from envs import data, licensed_data
 from envs.diffmimic_motion import diffmimic_character, diffmimic_coordinates, diffmimic_reference
 from envs.formats.diffmimic import DiffMimicStates, load_diffmimic_states
 from envs.mimic_env import MimicConfig, MimicEnv
@@ -25,9 +25,12 @@ DIFFMIMIC_SUFFIX = ".npy"
 
 
 def resolve_clip_path(clip: str, data_dir=None) -> Path:
-    """``synthetic`` (the embedded default), a shipped DeepMimic clip name (in ``data_dir``), or a motion file path."""
+    """``synthetic`` (the embedded default), a shipped DeepMimic clip name (in ``data_dir``), a shipped DiffMimic
+    clip name (``envs.licensed_data``), or a motion file path."""
     if clip == SYNTHETIC_CLIP:
         return SYNTHETIC_PATH
+    if clip in licensed_data.DIFFMIMIC_CLIPS:
+        return licensed_data.resolve_clip_file(clip)
     return data.resolve_motion_file(clip, data_dir)
 
 
