@@ -166,7 +166,7 @@ def parse(argv: list[str]):
 def _list() -> int:
     from benchmarks.suites import SUITES
     from envs.data import MOTION_NAMES
-    from envs.licensed_data import DIFFMIMIC_CLIPS
+    from envs.licensed_data import DIFFMIMIC_CLIPS, REALLUSION_CLIPS
     from methods import get_method, list_methods
 
     print("suites:")
@@ -182,8 +182,9 @@ def _list() -> int:
     print("tiers:")
     for tier in TIERS.values():
         print(f"  {tier.name:10s} {tier.description}")
-    print(f"clips: synthetic, {', '.join(MOTION_NAMES)}, {', '.join(DIFFMIMIC_CLIPS)}, or any DeepMimic motion file "
-          "or DiffMimic state file (.npy)")
+    print(f"clips: synthetic, {', '.join(MOTION_NAMES)}, {', '.join(DIFFMIMIC_CLIPS)}, {len(REALLUSION_CLIPS)} "
+          "Reallusion clips (RL_Avatar_*, see the swordshield suite), or any DeepMimic motion file, DiffMimic state "
+          "file or poselib motion (.npy)")
     return 0
 
 

@@ -2,10 +2,10 @@
 
 A suite is a list of :class:`ClipSpec`, built from the one per-clip table in :mod:`envs.clip_settings` (DiffMimic's
 configs, DeepMimic's fall-contact bodies). `deepmimic` holds DeepMimic's 12 clips on humanoid3d; `amass`, `aist` and
-`swordshield` DiffMimic's converted demo clips on its SMPL and SWORDSHIELD characters (``envs.licensed_data``).
-Besides the named suites, any DeepMimic motion file or DiffMimic state file can be run (``--clips my_clip.txt``,
-``--clips states.npy``), on the character its format names, with its format's defaults for clips the table does not
-list.
+`swordshield` DiffMimic's converted demo clips on its SMPL and SWORDSHIELD characters, and `swordshield` also ASE's
+other Reallusion clips (poselib motions) on SWORDSHIELD (``envs.licensed_data``). Besides the named suites, any
+DeepMimic motion file, DiffMimic state file or poselib motion can be run (``--clips my_clip.txt``, ``--clips
+states.npy``), on the character its file names, with its format's defaults for clips the table does not list.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from envs.clip_settings import DEFAULT_CLIP_SETTINGS, clip_settings
 from envs.data import MOTION_NAMES
-from envs.licensed_data import DIFFMIMIC_CLIPS
+from envs.licensed_data import DIFFMIMIC_CLIPS, REALLUSION_CLIPS, SHIPPED_CLIPS
 
 LOCOMOTION_THRESHOLD = DEFAULT_CLIP_SETTINGS.replay_threshold
 
@@ -53,7 +53,7 @@ class ClipSpec:
 
 def clip_spec(clip: str) -> ClipSpec:
     """A clip with its settings from :mod:`envs.clip_settings` (a shipped clip's by name; a file's by its format)."""
-    shipped = clip in MOTION_NAMES or clip in DIFFMIMIC_CLIPS
+    shipped = clip in MOTION_NAMES or clip in SHIPPED_CLIPS
     settings = clip_settings(clip) if shipped or clip.endswith(".npy") else DEFAULT_CLIP_SETTINGS
     return ClipSpec(clip, **dataclasses.asdict(settings))
 
@@ -68,7 +68,8 @@ SUITES: dict[str, tuple[ClipSpec, ...]] = {
     "deepmimic": tuple(clip_spec(name) for name in MOTION_NAMES),
     "amass": _diffmimic_suite("demo_amass"),
     "aist": _diffmimic_suite("demo_aist"),
-    "swordshield": _diffmimic_suite("demo_swordshield"),
+    # DiffMimic's converted clip, then ASE's other Reallusion clips (poselib motions).
+    "swordshield": _diffmimic_suite("demo_swordshield") + tuple(clip_spec(name) for name in REALLUSION_CLIPS),
 }
 
 
@@ -88,9 +89,9 @@ def resolve_suite(suite: str, clips: list[str] | None = None) -> tuple[ClipSpec,
     for clip in clips:
         if clip in by_name:
             chosen.append(by_name[clip])
-        elif clip in MOTION_NAMES or clip in DIFFMIMIC_CLIPS or Path(clip).suffix:  # a file: the loader checks it
+        elif clip in MOTION_NAMES or clip in SHIPPED_CLIPS or Path(clip).suffix:  # a file: the loader checks it
             chosen.append(clip_spec(clip))
         else:
-            valid = sorted(set(by_name) | set(MOTION_NAMES) | set(DIFFMIMIC_CLIPS))
+            valid = sorted(set(by_name) | set(MOTION_NAMES) | set(SHIPPED_CLIPS))
             raise UnknownSuiteError(f"unknown clip '{clip}': valid clips are {', '.join(valid)}, or a motion file path")
     return tuple(chosen)

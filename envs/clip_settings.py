@@ -8,7 +8,8 @@ Sources (facts, cited per field):
   clips): threshold 0.2, `obs_type: target_state`, `max_grad_norm` 0.3 or 0.4, `ep_len` 60 (SWORDSHIELD 96);
   `mimic.py` caps `ep_len` and `ep_len_eval` at the clip's rows and defaults `ep_len_eval` to them (only the AIST
   configs set it: 60), so the rollout is `min(ep_len, rows) - 1` steps and the start range `ep_len_eval - ep_len`.
-  Their fall bodies are the character's own (its metadata, DiffMimic has no contact falls).
+  Their fall bodies are the character's own (its metadata, DiffMimic has no contact falls). ASE's Reallusion clips
+  have no config of their own: they get the SWORDSHIELD config's settings with the clip's frames.
 - DeepMimic (`xbpeng/DeepMimic` 1f915c5) `args/train_humanoid3d_<clip>_args.txt`: `--fall_contact_bodies` (body
   indices of `humanoid3d.txt`); roll sets `--enable_char_contact_fall false` (no contact falls at all); sideflip has no
   args file upstream, so it gets the common list.
@@ -94,6 +95,49 @@ DIFFMIMIC_CLIP_SETTINGS: dict[str, ClipSettings] = {
     "75_09_stageii": _diffmimic_clip(0.4, 60, 186, 186),  # configs/AMASS/amass_example3.yaml
     "RL_Avatar_Atk_2xCombo01_Motion": _diffmimic_clip(0.4, 96, 96, 96),  # configs/SWORDSHIELD/<the clip>.yaml
 }
+
+# ASE's Reallusion clips (poselib motions on swordshield) have no DiffMimic config: they run as its SWORDSHIELD config
+# would with the clip as `ref` (ep_len 96 and ep_len_eval capped at the clip's frames). Frames of each clip:
+REALLUSION_FRAMES: dict[str, int] = {
+    "RL_Avatar_Atk_2xCombo02_Motion": 109, "RL_Avatar_Atk_2xCombo03_Motion": 124,
+    "RL_Avatar_Atk_2xCombo05_Motion": 102, "RL_Avatar_Atk_3xCombo01_Motion": 102,
+    "RL_Avatar_Atk_3xCombo02_Motion": 84, "RL_Avatar_Atk_3xCombo03_Motion": 133,
+    "RL_Avatar_Atk_3xCombo04_Motion": 119, "RL_Avatar_Atk_3xCombo05_Motion": 170,
+    "RL_Avatar_Atk_3xCombo06_Motion": 122, "RL_Avatar_Atk_3xCombo07_Motion": 104,
+    "RL_Avatar_Atk_4xCombo01_Motion": 238, "RL_Avatar_Atk_4xCombo02_Motion": 210,
+    "RL_Avatar_Atk_4xCombo03_Motion": 298, "RL_Avatar_Atk_Kick_Motion": 73, "RL_Avatar_Atk_ShieldCharge_Motion": 66,
+    "RL_Avatar_Atk_ShieldSwipe01_Motion": 86, "RL_Avatar_Atk_ShieldSwipe02_Motion": 72,
+    "RL_Avatar_Atk_SlashDown_Motion": 70, "RL_Avatar_Atk_SlashLeft_Motion": 46,
+    "RL_Avatar_Atk_SlashRight_Motion": 58, "RL_Avatar_Atk_SlashUp_Motion": 76, "RL_Avatar_Atk_Spin_Motion": 68,
+    "RL_Avatar_Atk_Stab_Motion": 128, "RL_Avatar_Counter_Atk01_Motion": 76, "RL_Avatar_Counter_Atk03_Motion": 97,
+    "RL_Avatar_Counter_Atk04_Motion": 122, "RL_Avatar_Counter_Atk05_Motion": 103,
+    "RL_Avatar_Dodge_Backward_Motion": 51, "RL_Avatar_Dodgle_Left_Motion": 41, "RL_Avatar_Dodgle_Right_Motion": 46,
+    "RL_Avatar_Fall_Backward_Motion": 181, "RL_Avatar_Fall_Left_Motion": 189, "RL_Avatar_Fall_Right_Motion": 195,
+    "RL_Avatar_Fall_SpinLeft_Motion": 198, "RL_Avatar_Fall_SpinRight_Motion": 220,
+    "RL_Avatar_Idle_Alert_Motion": 148, "RL_Avatar_Idle_Battle(0)_Motion": 96, "RL_Avatar_Idle_Battle_Motion": 96,
+    "RL_Avatar_Idle_Ready(0)_Motion": 103, "RL_Avatar_Idle_Ready_Motion": 103,
+    "RL_Avatar_Kill_2xCombo01_Motion": 151, "RL_Avatar_Kill_2xCombo02_Motion": 124,
+    "RL_Avatar_Kill_3xCombo01_Motion": 156, "RL_Avatar_Kill_3xCombo02_Motion": 186,
+    "RL_Avatar_Kill_4xCombo01_Motion": 212, "RL_Avatar_RunBackward_Motion": 183, "RL_Avatar_RunLeft_Motion": 176,
+    "RL_Avatar_RunRight_Motion": 161, "RL_Avatar_Shield_BlockBackward_Motion": 132,
+    "RL_Avatar_Shield_BlockCrouch_Motion": 225, "RL_Avatar_Shield_BlockDown_Motion": 91,
+    "RL_Avatar_Shield_BlockLeft_Motion": 94, "RL_Avatar_Shield_BlockRight_Motion": 110,
+    "RL_Avatar_Shield_BlockUp_Motion": 79, "RL_Avatar_Standoff_Circle_Motion": 340,
+    "RL_Avatar_Standoff_Feint_Motion": 204, "RL_Avatar_Standoff_Swing_Motion": 111,
+    "RL_Avatar_Sword_ParryBackward02_Motion": 106, "RL_Avatar_Sword_ParryBackward03_Motion": 151,
+    "RL_Avatar_Sword_ParryBackward04_Motion": 100, "RL_Avatar_Sword_ParryCrouch_Motion": 97,
+    "RL_Avatar_Sword_ParryDown_Motion": 69, "RL_Avatar_Sword_ParryLeft_Motion": 76,
+    "RL_Avatar_Sword_ParryRight_Motion": 75, "RL_Avatar_Sword_ParryUp_Motion": 58,
+    "RL_Avatar_Taunt_PoundChest_Motion": 216, "RL_Avatar_Taunt_Roar_Motion": 170,
+    "RL_Avatar_Taunt_ShieldKnock_Motion": 186, "RL_Avatar_TurnLeft90_Motion": 49,
+    "RL_Avatar_TurnRight180_Motion": 102, "RL_Avatar_TurnRight90_Motion": 49, "RL_Avatar_WalkBackward01_Motion": 233,
+    "RL_Avatar_WalkBackward02_Motion": 151, "RL_Avatar_WalkForward01_Motion": 264,
+    "RL_Avatar_WalkForward02_Motion": 151, "RL_Avatar_WalkLeft01_Motion": 271, "RL_Avatar_WalkLeft02_Motion": 200,
+    "RL_Avatar_WalkRight01_Motion": 271, "RL_Avatar_WalkRight02_Motion": 175,
+}
+DIFFMIMIC_CLIP_SETTINGS.update(
+    {name: _diffmimic_clip(0.4, min(96, frames), frames, frames) for name, frames in REALLUSION_FRAMES.items()}
+)
 
 # A clip not in the table (the embedded synthetic clip, a user's DeepMimic file): locomotion threshold, common fall
 # list, the method's own rollout length and gradient clip, random start within one cycle.

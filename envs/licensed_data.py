@@ -41,6 +41,8 @@ class SourceFile:
 @dataclass(frozen=True)
 class Source:
     name: str
+    title: str
+    """How messages name it."""
     repo: str
     commit: str
     env_var: str
@@ -168,6 +170,7 @@ def _ase_upstream(relpath: str) -> str:
 SOURCES: dict[str, Source] = {
     "diffmimic": Source(
         name="diffmimic",
+        title="DiffMimic",
         repo="jiawei-ren/diffmimic",
         commit="d0db48a4af12d8c73924d88973db69a4d104595c",
         env_var="MIMICBENCH_DIFFMIMIC_DATA",
@@ -177,6 +180,7 @@ SOURCES: dict[str, Source] = {
     ),
     "ase": Source(
         name="ase",
+        title="ASE",
         repo="nv-tlabs/ASE",
         commit="28952a3d3a42434e74a9251a14725fa4e2627b57",
         env_var="MIMICBENCH_ASE_DATA",
@@ -186,8 +190,20 @@ SOURCES: dict[str, Source] = {
     ),
 }
 
-# Shipped DiffMimic clips by name (the file's stem), as suites and users spell them.
+# Shipped clips by name (the file's stem), as suites and users spell them: DiffMimic's state files, and ASE's
+# Reallusion poselib motions but the one DiffMimic converted (its state file is that clip, reordered: tested).
 DIFFMIMIC_CLIPS: dict[str, str] = {Path(rel).stem: rel for rel, _ in DIFFMIMIC_FILES}
+REALLUSION_FOLDER = "motions/reallusion_sword_shield"
+REALLUSION_CLIPS: dict[str, str] = {
+    Path(rel).stem: rel
+    for rel, _ in ASE_FILES
+    if rel.startswith(REALLUSION_FOLDER + "/") and rel.endswith(".npy") and Path(rel).stem not in DIFFMIMIC_CLIPS
+}
+SHIPPED_CLIPS: dict[str, tuple[str, str]] = {
+    **{name: ("diffmimic", rel) for name, rel in DIFFMIMIC_CLIPS.items()},
+    **{name: ("ase", rel) for name, rel in REALLUSION_CLIPS.items()},
+}
+"""Clip name -> (source, relative path)."""
 
 
 def get_source(name: str) -> Source:
@@ -213,15 +229,16 @@ def resolve_source_dir(source: str) -> Path:
 
 
 def resolve_clip_file(name: str) -> Path:
-    """The file of a shipped DiffMimic clip (``75_09_stageii``), with what to do when it is missing."""
-    relpath = DIFFMIMIC_CLIPS[name]
-    root = resolve_source_dir("diffmimic")
-    path = root / relpath
+    """The file of a shipped clip (``75_09_stageii``, ``RL_Avatar_Atk_Kick_Motion``), with what to do when it is
+    missing."""
+    source_name, relpath = SHIPPED_CLIPS[name]
+    path = resolve_source_dir(source_name) / relpath
     if not path.is_file():
-        source = SOURCES["diffmimic"]
+        source = SOURCES[source_name]
         raise DataError(
-            f"DiffMimic clip '{name}' not found: {path} is missing. Run `{FETCH_COMMAND.format(source='diffmimic')}` "
-            f"(DiffMimic's data is under {source.licence}), or set {source.env_var} to a folder holding {relpath}"
+            f"{source.title} clip '{name}' not found: {path} is missing. Run "
+            f"`{FETCH_COMMAND.format(source=source_name)}` ({source.title}'s data is under {source.licence}), or set "
+            f"{source.env_var} to a folder holding {relpath}"
         )
     return path
 

@@ -52,8 +52,8 @@ def test_explicit_character_must_be_the_clips(diffmimic_data_dir, data_dir):
 
 
 def test_diffmimic_file_cannot_be_resampled(diffmimic_data_dir):
-    with pytest.raises(MotionError, match=r"\.npy: a DiffMimic state file plays one row per 30 Hz control step; it "
-                                          r"cannot be resampled to 60 frames"):
+    with pytest.raises(MotionError, match=r"\.npy: a diffmimic clip becomes one reference frame per 30 Hz control "
+                                          r"step; it cannot be resampled to 60 frames per second"):
         load_reference(str(diffmimic_data_dir / SWORD), dt=1.0 / 60.0)
 
 

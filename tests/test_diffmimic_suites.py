@@ -14,7 +14,7 @@ from benchmarks.suites import SUITES, UnknownSuiteError, clip_spec, resolve_suit
 from benchmarks.tiers import get_tier
 from envs.clip_settings import DIFFMIMIC_CLIP_SETTINGS, DIFFMIMIC_DEFAULT_CLIP_SETTINGS, clip_settings
 from envs.data import DataError
-from envs.licensed_data import DIFFMIMIC_CLIPS
+from envs.licensed_data import DIFFMIMIC_CLIPS, REALLUSION_CLIPS
 from envs.motion import MotionError
 from tests.test_diffmimic_motion import _save_states
 
@@ -31,8 +31,10 @@ RELEASED = {
 
 
 @pytest.fixture
-def diffmimic_data(monkeypatch, diffmimic_data_dir):
+def diffmimic_data(monkeypatch, diffmimic_data_dir, ase_data_dir):
+    """The suites' clips where CI keeps them (the swordshield suite also reads ASE's Reallusion clips)."""
     monkeypatch.setenv("MIMICBENCH_DIFFMIMIC_DATA", str(diffmimic_data_dir))
+    monkeypatch.setenv("MIMICBENCH_ASE_DATA", str(ase_data_dir))
     return diffmimic_data_dir
 
 
@@ -40,8 +42,9 @@ def test_suites_hold_the_demo_folders():
     assert [spec.label for spec in SUITES["amass"]] == [
         "75_09_stageii", "KickHuefthoch05_stageii", "WalkingStraightBackwards07_stageii"]  # fmt: skip
     assert [spec.label for spec in SUITES["aist"]] == ["gBR_sBM_cAll_d04_mBR0_ch01", "gBR_sFM_cAll_d04_mBR1_ch02"]
-    assert [spec.label for spec in SUITES["swordshield"]] == ["RL_Avatar_Atk_2xCombo01_Motion"]
-    assert set(DIFFMIMIC_CLIP_SETTINGS) == set(DIFFMIMIC_CLIPS) == set(RELEASED)
+    assert SUITES["swordshield"][0].label == "RL_Avatar_Atk_2xCombo01_Motion"  # then the Reallusion clips
+    assert set(DIFFMIMIC_CLIPS) == set(RELEASED)
+    assert set(DIFFMIMIC_CLIP_SETTINGS) == set(RELEASED) | set(REALLUSION_CLIPS)
 
 
 @pytest.mark.parametrize("clip", sorted(RELEASED))
