@@ -130,3 +130,13 @@ def test_cli_fetch_names_the_licence(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: the ase data (nv-tlabs/ASE) is licensed under the NVIDIA Source Code License")
     assert "--accept-licence" in err and not any(tmp_path.iterdir())
+
+
+def test_ray_workers_get_the_data_folders(monkeypatch, tmp_path):
+    from benchmarks.executors import _worker_env
+
+    monkeypatch.setenv("MIMICBENCH_DIFFMIMIC_DATA", str(tmp_path / "diffmimic"))
+    monkeypatch.setenv("MIMICBENCH_ASE_DATA", str(tmp_path / "ase"))
+    env = _worker_env(0)
+    assert env["MIMICBENCH_DIFFMIMIC_DATA"] == str(tmp_path / "diffmimic")
+    assert env["MIMICBENCH_ASE_DATA"] == str(tmp_path / "ase")
