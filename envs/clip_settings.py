@@ -142,8 +142,9 @@ DIFFMIMIC_CLIP_SETTINGS.update(
 # A clip not in the table (the embedded synthetic clip, a user's DeepMimic file): locomotion threshold, common fall
 # list, the method's own rollout length and gradient clip, random start within one cycle.
 DEFAULT_CLIP_SETTINGS = ClipSettings(0.2, rollout_length=None, random_start_range=None, max_grad_norm=None)
-# A DiffMimic state file not in the table: as its SMPL and SWORDSHIELD configs (threshold 0.2, target observations),
-# on the character's own fall bodies, with the method's rollout length and gradient clip.
+# A .npy clip not in the table (a DiffMimic state file or a poselib motion): as DiffMimic's SMPL and SWORDSHIELD
+# configs (threshold 0.2, target observations), on the character's own fall bodies, with the method's rollout length
+# and gradient clip.
 DIFFMIMIC_DEFAULT_CLIP_SETTINGS = dataclasses.replace(
     DEFAULT_CLIP_SETTINGS, fall_contact_bodies=None, observation="target"
 )
@@ -158,8 +159,8 @@ def clip_name(clip: str) -> str:
 
 
 def clip_settings(clip: str) -> ClipSettings:
-    """Settings of a shipped clip by name or file (DeepMimic's `humanoid3d_<clip>.txt`, DiffMimic's `<stem>.npy`),
-    else the defaults of its format."""
+    """Settings of a shipped clip by name or file (DeepMimic's `humanoid3d_<clip>.txt`, DiffMimic's and Reallusion's
+    `<stem>.npy`), else the defaults of its format."""
     name = clip_name(clip)
     if clip.endswith(".npy") or name in DIFFMIMIC_CLIP_SETTINGS:
         return DIFFMIMIC_CLIP_SETTINGS.get(name, DIFFMIMIC_DEFAULT_CLIP_SETTINGS)
