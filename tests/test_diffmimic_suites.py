@@ -125,3 +125,14 @@ def test_missing_diffmimic_data_says_how_to_get_it(monkeypatch, tmp_path):
     with pytest.raises(DataError, match=r"nowhere \(from environment variable MIMICBENCH_DIFFMIMIC_DATA\) does not "
                                         r"exist"):
         make_plan(PlanRequest("swordshield", ["diffmimic"], [0], "smoke"))
+
+
+def test_cli_without_the_data_is_one_line(monkeypatch, tmp_path, capsys):
+    import run_benchmark
+
+    monkeypatch.setenv("MIMICBENCH_DIFFMIMIC_DATA", str(tmp_path))
+    out = tmp_path / "out"
+    assert run_benchmark.main(["--suite", "aist", "--methods", "diffmimic", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: DiffMimic clip 'gBR_sBM_cAll_d04_mBR0_ch01' not found" in err, err
+    assert "fetch --source diffmimic --accept-licence" in err and not out.exists()
