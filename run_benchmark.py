@@ -4,6 +4,7 @@
     python run_benchmark.py --suite deepmimic --methods diffmimic,ppo  # the 12 DeepMimic clips (needs the data)
     python run_benchmark.py list                                       # suites, methods, tiers, clips
     python run_benchmark.py fetch                                      # download DeepMimic's clips (sha256-checked)
+    python run_benchmark.py fetch --source diffmimic --accept-licence  # DiffMimic's SMPL/SWORDSHIELD clips (non-commercial)
     python run_benchmark.py view results/smoke/synthetic/diffmimic/seed_0   # watch a run's policy against the clip
     python run_benchmark.py report results                             # rebuild the report without training
 
@@ -28,7 +29,7 @@ from benchmarks.tiers import TIERS
 
 SUBCOMMANDS = ("run", "list", "fetch", "view", "report")
 # Shown as the choices in --help without importing JAX; tests/test_cli.py checks them against the registries.
-SUITE_CHOICES = ("smoke", "deepmimic")
+SUITE_CHOICES = ("smoke", "deepmimic", "amass", "aist", "swordshield")
 BACKEND_CHOICES = ("spring", "positional", "generalized", "mjx")
 
 
@@ -41,11 +42,13 @@ class RunArgs:
     """Run every clip of a suite with every method and seed, then write the report (the default subcommand)."""
 
     suite: Annotated[str, tyro.conf.arg(metavar=_choices(SUITE_CHOICES))] = "smoke"
-    """`smoke`: the embedded synthetic clip (no download); `deepmimic`: DeepMimic's 12 clips (see `list`)."""
+    """`smoke`: the embedded synthetic clip (no download); `deepmimic`: DeepMimic's 12 clips; `amass`, `aist`,
+    `swordshield`: DiffMimic's SMPL and SWORDSHIELD clips (`fetch --source diffmimic`; see `list`)."""
     methods: str = "diffmimic,ppo"
     """Comma-separated method names (built-in or plugin); see `list`."""
     clips: str | None = None
-    """Comma-separated clip names of the suite, or DeepMimic-format motion files (default: the whole suite)."""
+    """Comma-separated clip names of the suite, DeepMimic motion files or DiffMimic state files (.npy; the character
+    is inferred from the file) (default: the whole suite)."""
     seeds: str | None = None
     """Comma-separated seeds: `0` is seed 0, `0,1,2` three seeds (default: seed 0)."""
     num_seeds: int | None = None
@@ -55,7 +58,8 @@ class RunArgs:
     backend: Annotated[str, tyro.conf.arg(metavar=_choices(BACKEND_CHOICES))] = "spring"
     """Brax physics backend."""
     data_dir: str | None = None
-    """DeepMimic data folder (default: $MIMICBENCH_DATA, else the cache filled by `fetch`)."""
+    """DeepMimic data folder (default: $MIMICBENCH_DATA, else the cache filled by `fetch`); DiffMimic's clips are read
+    from $MIMICBENCH_DIFFMIMIC_DATA, else the cache filled by `fetch --source diffmimic`."""
     out: Path = Path("results")
     """Results folder; the report is written to OUT/report."""
     resume: bool = True
@@ -104,12 +108,17 @@ class ListArgs:
 
 @dataclasses.dataclass
 class FetchArgs:
-    """Download DeepMimic's character and clips from its pinned commit, each checked against its sha256."""
+    """Download a source's reference data from its pinned commit, each file checked against its sha256."""
 
+    source: Literal["deepmimic", "diffmimic", "ase"] = "deepmimic"
+    """`deepmimic`: DeepMimic's character and clips (MIT); `diffmimic`: DiffMimic's SMPL and SWORDSHIELD clips (S-Lab
+    License, non-commercial); `ase`: ASE's characters, AMP and Reallusion clips (NVIDIA and Reallusion, non-commercial)."""
     dest: str | None = None
-    """Target folder (default: ~/.cache/mimicbench/deepmimic, or under $XDG_CACHE_HOME)."""
+    """Target folder (default: ~/.cache/mimicbench/<source>, or under $XDG_CACHE_HOME)."""
     force: bool = False
     """Download files that are already present again."""
+    accept_licence: bool = False
+    """Accept the non-commercial licence of `diffmimic` or `ase` (required to fetch them)."""
 
 
 @dataclasses.dataclass
@@ -157,11 +166,12 @@ def parse(argv: list[str]):
 def _list() -> int:
     from benchmarks.suites import SUITES
     from envs.data import MOTION_NAMES
+    from envs.licensed_data import DIFFMIMIC_CLIPS, REALLUSION_CLIPS
     from methods import get_method, list_methods
 
     print("suites:")
     for name, clips in SUITES.items():
-        print(f"  {name:10s} {', '.join(spec.label for spec in clips)}")
+        print(f"  {name:12s} {', '.join(spec.label for spec in clips)}")
     print("methods:")
     for name in list_methods():
         try:
@@ -172,8 +182,22 @@ def _list() -> int:
     print("tiers:")
     for tier in TIERS.values():
         print(f"  {tier.name:10s} {tier.description}")
-    print(f"clips: synthetic, {', '.join(MOTION_NAMES)}, or any DeepMimic-format motion file")
+    print(f"clips: synthetic, {', '.join(MOTION_NAMES)}, {', '.join(DIFFMIMIC_CLIPS)}, {len(REALLUSION_CLIPS)} "
+          "Reallusion clips (RL_Avatar_*, see the swordshield suite), or any DeepMimic motion file, DiffMimic state "
+          "file or poselib motion (.npy)")
     return 0
+
+
+def _fetch(args: FetchArgs) -> int:
+    options = [*(["--dest", args.dest] if args.dest else []), *(["--force"] if args.force else [])]
+    if args.source == "deepmimic":
+        from envs.data import main as data_main
+
+        return data_main(["fetch", *options])
+    from envs.licensed_data import main as licensed_main
+
+    return licensed_main(["fetch", "--source", args.source, *options,
+                          *(["--accept-licence"] if args.accept_licence else [])])
 
 
 # --------------------------------------------------------------------------------------------------- run
@@ -254,9 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(args, ListArgs):
         return _list()
     if isinstance(args, FetchArgs):
-        from envs.data import main as data_main
-
-        return data_main(["fetch", *(["--dest", args.dest] if args.dest else []), *(["--force"] if args.force else [])])
+        return _fetch(args)
     if isinstance(args, ViewArgs):
         from report.viewer import main as view_main
 

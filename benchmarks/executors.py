@@ -34,7 +34,8 @@ from benchmarks.host_devices import with_host_devices
 PROGRESS_INTERVAL = 1.0
 POLL_INTERVAL = 0.25
 # The driver's settings that decide how a run executes, passed on to every Ray worker (they do not change results).
-FORWARDED_ENV = ("MIMICBENCH_DATA", "JAX_COMPILATION_CACHE_DIR", "XLA_FLAGS", "TF_CPP_MIN_LOG_LEVEL")
+FORWARDED_ENV = ("MIMICBENCH_DATA", "MIMICBENCH_DIFFMIMIC_DATA", "MIMICBENCH_ASE_DATA", "JAX_COMPILATION_CACHE_DIR",
+                 "XLA_FLAGS", "TF_CPP_MIN_LOG_LEVEL")
 
 
 @dataclasses.dataclass(frozen=True)

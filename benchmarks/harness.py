@@ -87,6 +87,9 @@ def method_config(spec: RunSpec):
         overrides["replay_threshold"] = spec.clip.replay_threshold
     if "rollout_length" in fields and spec.clip.rollout_length is not None:  # the clip's, unless the tier sets one
         overrides.setdefault("rollout_length", spec.clip.rollout_length)
+    # DiffMimic's per-clip gradient clip belongs to analytic-gradient methods (PPO's max_grad_norm is its own setting).
+    if method.needs_differentiable_env and "max_grad_norm" in fields and spec.clip.max_grad_norm is not None:
+        overrides["max_grad_norm"] = spec.clip.max_grad_norm
     overrides.update(spec.config_overrides)
     config = method.config_cls(**overrides)
     base = envs.MimicConfig(
@@ -94,10 +97,16 @@ def method_config(spec: RunSpec):
         replay_threshold=spec.clip.replay_threshold,
         fall_contact_bodies=spec.clip.fall_contact_bodies,
         random_start_range=spec.clip.random_start_range,
+        observation=spec.clip.observation,
     )
     env_config = method.env_config(config, base)
     check_compatible(method, env_config.backend)
     return method, config, env_config
+
+
+def cycle_eval_frames(spec: RunSpec) -> int | None:
+    """Steps of the cycle evaluation horizon: the tier's, else the clip's (DiffMimic's AIST), else None (one cycle)."""
+    return spec.tier.eval_frames or spec.clip.eval_frames
 
 
 def build(spec: RunSpec):
@@ -209,7 +218,7 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
 
 def _train(spec: RunSpec, out, resume: bool, report, method, config, env, devices: int) -> dict:
     key = spec.key
-    horizons = evaluation_horizons(env.reference, spec.tier.eval_frames, spec.tier.long_eval_frames)
+    horizons = evaluation_horizons(env.reference, cycle_eval_frames(spec), spec.tier.long_eval_frames)
     eval_env = evaluation_env(spec.clip.clip, env, horizons, data_dir=spec.data_dir)
     rng = jax.random.PRNGKey(spec.seed)
     rng, init_key = jax.random.split(rng)

@@ -2,7 +2,7 @@
 
 A suite can run for hours, so everything that can be wrong with a command is found here, in seconds: unknown
 names, settings that do not fit a method's config (field names and types), every clip file read and parsed
-against the character (a malformed file late in a list fails now, with one line naming the file and the problem),
+against its character (a malformed file late in a list fails now, with one line naming the file and the problem),
 each method config and environment config built and validated. Checks that only a method's ``init`` makes (e.g.
 PPO's minibatch must divide its batch) still run when that run starts, before its compile: tracing ``init`` here
 needs an environment with its reference motion, which cost more than a minute on the loaded 2-core machine.
@@ -18,9 +18,7 @@ from benchmarks.harness import RunSpec, method_config
 from benchmarks.overrides import ConfigOverride, check_targets, config_overrides, override_tier
 from benchmarks.suites import resolve_suite
 from benchmarks.tiers import Tier, get_tier
-from envs.model import load_character_model
-from envs.motion import load_motion_file
-from envs.reference import resolve_clip_path
+from envs.reference import check_clip
 from methods import check_compatible, get_method
 
 
@@ -67,9 +65,8 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
         raise ValueError(f"--num-envs must be at least 1, got {request.num_envs}")
     check_targets(request.settings, methods)
 
-    character = load_character_model("humanoid3d")
-    for spec in clips:  # read and parse every clip now: a bad file fails before anything compiles
-        load_motion_file(resolve_clip_path(spec.clip, request.data_dir), character)
+    for spec in clips:  # read and parse every clip against its character now: a bad file fails before any compile
+        check_clip(spec.clip, data_dir=request.data_dir)
 
     settings = {}  # method -> its command-line config fields
     for method_name in methods:

@@ -38,12 +38,14 @@ __all__ = [
     "FILES",
     "MOTION_NAMES",
     "default_cache_dir",
+    "download_file",
     "fetch",
     "main",
     "resolve_character_file",
     "resolve_controller_file",
     "resolve_data_dir",
     "resolve_motion_file",
+    "sha256_file",
     "verify",
 ]
 
@@ -233,7 +235,7 @@ def resolve_controller_file(
 # --------------------------------------------------------------------------- verify and fetch
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -251,14 +253,15 @@ def verify(data_dir: str | os.PathLike[str] | None = None) -> list[str]:
         path = root / f.relpath
         if not path.is_file():
             problems.append(f"missing: {path}")
-        elif (actual := _sha256_file(path)) != f.sha256:
+        elif (actual := sha256_file(path)) != f.sha256:
             problems.append(f"bad sha256: {path}: expected {f.sha256}, got {actual}")
     return problems
 
 
-def _download(f: DataFile, target: Path, opener: Opener, timeout: float) -> None:
-    """Download one file to ``target`` atomically: bytes go to a temp file that replaces ``target``
-    only once the sha256 matches, so an interrupted or corrupt download never leaves a file behind."""
+def download_file(f, target: Path, opener: Opener, timeout: float, local_copy_hint: str = _LOCAL_COPY_HINT) -> None:
+    """Download one file (``f``: its ``url``, ``relpath`` and ``sha256``) to ``target`` atomically: bytes go to a temp
+    file that replaces ``target`` only once the sha256 matches, so an interrupted or corrupt download never leaves a
+    file behind. ``local_copy_hint`` tells an offline user how to point the project at a copy instead."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
@@ -273,13 +276,13 @@ def _download(f: DataFile, target: Path, opener: Opener, timeout: float) -> None
             except urllib.error.HTTPError as e:
                 raise DataError(
                     f"could not download {f.relpath} from {f.url}: HTTP {e.code} {e.reason}. "
-                    f"If this machine is offline or cannot reach GitHub, {_LOCAL_COPY_HINT}."
+                    f"If this machine is offline or cannot reach GitHub, {local_copy_hint}."
                 ) from e
             except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as e:
                 reason = getattr(e, "reason", e)
                 raise DataError(
                     f"could not download {f.relpath} from {f.url}: this machine appears to be offline "
-                    f"or cannot reach GitHub ({reason}). To work offline, {_LOCAL_COPY_HINT}."
+                    f"or cannot reach GitHub ({reason}). To work offline, {local_copy_hint}."
                 ) from e
         if (actual := h.hexdigest()) != f.sha256:
             raise DataError(
@@ -329,10 +332,10 @@ def fetch(
     for i, f in enumerate(FILES, 1):
         target = root / f.relpath
         tag = f"[{i}/{len(FILES)}] {f.relpath}"
-        if not force and target.is_file() and _sha256_file(target) == f.sha256:
+        if not force and target.is_file() and sha256_file(target) == f.sha256:
             say(f"{tag}: present, sha256 ok")
             continue
-        _download(f, target, open_url, timeout)
+        download_file(f, target, open_url, timeout)
         say(f"{tag}: downloaded, sha256 ok")
     _write_text_atomic(root / "LICENSE", LICENSE_TEXT)
     _write_text_atomic(root / "SOURCE.md", _source_md())

@@ -1,5 +1,8 @@
 """``python -m envs.export CLIP --out FILE.npz``: a clip's reference states, for inspection or reuse elsewhere.
 
+Every clip format the project reads (``envs.reference``): DeepMimic motion files on humanoid3d, DiffMimic state
+files on the character their body count names, ASE/poselib motions on the character whose skeleton they animate.
+
 Keys: ``body_names`` [B], ``pos`` [T, B, 3] body frame origins (metres, z-up world), ``rot`` [T, B, 4]
 (w, x, y, z), ``vel`` [T, B, 3], ``ang`` [T, B, 3] (world frame), ``dt`` (seconds per frame), and the
 simulator's generalized coordinates ``q`` [T, Q] and velocities ``qd`` [T, Q - 1].
@@ -25,16 +28,20 @@ from envs.reference import load_reference
 @dataclasses.dataclass
 class ExportArgs:
     clip: tyro.conf.Positional[str]
-    """A shipped clip name (walk, backflip, ...), `synthetic`, or a DeepMimic motion file."""
+    """A shipped clip name (walk, backflip, 75_09_stageii, RL_Avatar_Atk_Kick_Motion, ...), `synthetic`, a DeepMimic
+    motion file, a DiffMimic state file or a poselib motion (.npy)."""
     out: Path
     """The .npz file to write."""
     data_dir: str | None = None
     """DeepMimic data folder (default: $MIMICBENCH_DATA, else the fetch cache)."""
     frames: int | None = None
-    """Frames to export (default: one cycle plus one frame); cyclic clips extend with the root's displacement."""
+    """Frames to export (default: one cycle plus one frame; a DiffMimic file's rows); cyclic clips extend with the
+    root's displacement, others hold their last frame."""
     rate: float = 1.0 / CONTROL_DT
-    """Frames per second."""
-    character: str = "humanoid3d"
+    """Frames per second (DeepMimic files only: DiffMimic and poselib clips become one frame per 30 Hz control step)."""
+    character: str | None = None
+    """The clip's character (default: inferred: humanoid3d for DeepMimic files, from a DiffMimic file's body count, from
+    a poselib motion's skeleton); another character than the clip's is an error."""
 
 
 def export(args: ExportArgs) -> Path:

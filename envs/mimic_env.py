@@ -61,8 +61,9 @@ class MimicConfig:
     """Action -> PD target (envs.actions): `diffmimic` action x 1.2 pi, `deepmimic` DeepMimic's offset/scale,
     `range` mid-range + half-range x action."""
     fall_contact_bodies: tuple[str, ...] | None = None
-    """Bodies whose ground contact is a fall (DeepMimic's `--fall_contact_bodies`); None: the clip's list from
-    envs.clip_settings (every body but the ankles unless the clip says otherwise)."""
+    """Bodies whose ground contact is a fall (DeepMimic's `--fall_contact_bodies`); None: on humanoid3d the clip's list
+    from envs.clip_settings (every body but the ankles unless the clip says otherwise), on another character its own
+    list (its metadata's `fall_contact`)."""
     observation: Literal["state", "target"] = "state"
     """`state`: DiffMimic's observation; `target`: also the next reference frame."""
     loss_weights: LossWeights = LossWeights()
@@ -159,7 +160,9 @@ class MimicEnv(PipelineEnv):
         self._reference_qd = reference.qd if config.backend == "mjx" else reference.qd_brax
         fall_bodies = config.fall_contact_bodies
         if fall_bodies is None:
-            fall_bodies = clip_settings(reference.name).fall_contact_bodies
+            fall_bodies = clip_settings(reference.name).fall_contact_bodies if model.name == "humanoid3d" else None
+        if fall_bodies is None:  # the character's own list, from its metadata
+            fall_bodies = tuple(model.body_names[i] for i in model.fall_contact)
         unknown = sorted(set(fall_bodies) - set(model.body_names))
         if unknown:
             raise EnvConfigError(f"fall_contact_bodies {unknown} are not bodies of '{model.name}': {model.body_names}")

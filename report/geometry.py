@@ -3,9 +3,9 @@ rollout records.
 
 A rollout (``benchmarks/rollout_file.py``) holds each tracked body's world position and orientation per frame. Its
 body names are the MJCF's body names, so each geom is placed by its body's transform: ``world = pos + R(rot) @ local``.
-The rollout file carries no geometry; the viewer and the GIF renderer read it from the character's MJCF, by default
-the project's committed ``envs/assets/humanoid3d.xml`` (``smpl.xml`` and ``swordshield.xml`` beside it are passed
-by path). Geoms of bodies the rollout does not record are skipped, and a body with no geom (DeepMimic's wrists, which the converter folds into the forearms as
+The rollout file carries no geometry; the viewer and the GIF renderer read it from the character's MJCF: by default
+the committed character (``envs/assets/*.xml``) whose sidecar lists exactly the rollout's bodies
+(:func:`character_mjcf`: ``humanoid3d``, ``smpl`` or ``swordshield``), else ``humanoid3d.xml``. Geoms of bodies the rollout does not record are skipped, and a body with no geom (DeepMimic's wrists, which the converter folds into the forearms as
 geoms of the forearm body) is drawn by its parent's geoms. Collision-only geoms with zero alpha and the floor plane
 are not drawn.
 
@@ -15,6 +15,7 @@ Only numpy and the standard library (no MuJoCo, no JAX): the report reads result
 from __future__ import annotations
 
 import dataclasses
+import json
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -112,11 +113,25 @@ def load_geoms(mjcf: str | Path = DEFAULT_MJCF) -> list[Geom]:
     return geoms
 
 
+def character_mjcf(body_names: Sequence[str]) -> Path:
+    """The committed character whose sidecar (``<name>.meta.json``) lists exactly these bodies, in this order (the
+    rollout records the character's ``body_names``); ``humanoid3d.xml`` when none does."""
+    names = [str(name) for name in body_names]
+    for meta in sorted(DEFAULT_MJCF.parent.glob("*.meta.json")):
+        try:
+            recorded = json.loads(meta.read_text()).get("body_names")
+        except (OSError, ValueError, AttributeError):
+            continue  # not a character's sidecar: skipped, the drawing still has the default
+        if recorded == names:
+            return meta.with_name(meta.name.removesuffix(".meta.json") + ".xml")
+    return DEFAULT_MJCF
+
+
 def character_geoms(body_names: Sequence[str], mjcf: str | Path | None = None) -> list[tuple[int, Geom]]:
-    """(rollout body index, geom) for every geom of a recorded body; empty when the MJCF is missing or shares no
-    body with the rollout (the drawing falls back to bones)."""
+    """(rollout body index, geom) for every geom of a recorded body, from ``mjcf`` (default: :func:`character_mjcf`);
+    empty when the MJCF is missing or shares no body with the rollout (the drawing falls back to bones)."""
     try:
-        geoms = load_geoms(DEFAULT_MJCF if mjcf is None else mjcf)
+        geoms = load_geoms(character_mjcf(body_names) if mjcf is None else mjcf)
     except GeometryError:
         if mjcf is not None:
             raise
@@ -174,5 +189,5 @@ def geoms_at(rollout: Mapping[str, np.ndarray], kind: str, t: int, geoms: Sequen
     return [(geom, place(geom, pos[body], rot[body])) for body, geom in geoms]
 
 
-__all__ = ["BOX_FACES", "DEFAULT_MJCF", "Geom", "GeometryError", "box_corners", "character_geoms", "geoms_at",
-           "geoms_json", "load_geoms", "place", "quaternion_matrix"]
+__all__ = ["BOX_FACES", "DEFAULT_MJCF", "Geom", "GeometryError", "box_corners", "character_geoms", "character_mjcf",
+           "geoms_at", "geoms_json", "load_geoms", "place", "quaternion_matrix"]

@@ -53,9 +53,15 @@ def data_dir() -> Path:
 
 
 def _reference_data_dir(name: str) -> Path:
-    """``shared/data/<name>`` (ASE's or DiffMimic's files), beside the DeepMimic data dir or the repository."""
+    """ASE's or DiffMimic's files: the folder ``$MIMICBENCH_<NAME>_DATA`` names (CI sets it), else ``shared/data/<name>``
+    beside the DeepMimic data dir or the repository."""
     deepmimic = _shared_data_dir()
-    candidates = ([deepmimic.parent / name] if deepmimic else []) + [REPO.parent / "shared" / "data" / name]
+    named = os.environ.get(f"MIMICBENCH_{name.upper()}_DATA")
+    candidates = (
+        ([Path(named)] if named else [])
+        + ([deepmimic.parent / name] if deepmimic else [])
+        + [REPO.parent / "shared" / "data" / name]
+    )
     for candidate in candidates:
         if (candidate / "SOURCE.md").is_file():
             return candidate

@@ -153,11 +153,11 @@ def test_seed_zero_is_one_run():
 @pytest.mark.parametrize(
     "argv, expected",
     [(["--help"], ["run", "list", "fetch", "view", "report"]),
-     (["run", "--help"], ["--suite {smoke,deepmimic}", "--tier {demo,smoke,quick,paper}",
+     (["run", "--help"], ["--suite {smoke,deepmimic,amass,aist,swordshield}", "--tier {demo,smoke,quick,paper}",
                           "--backend {spring,positional,generalized,mjx}", "--num-seeds", "--max-train-minutes",
                           "--eval-every-samples", "--num-envs", "--set METHOD.FIELD=VALUE", "--verbose"]),
      (["list", "--help"], ["suites, methods, tiers"]),
-     (["fetch", "--help"], ["--dest", "--force"]),
+     (["fetch", "--help"], ["--dest", "--force", "--source", "--accept-licence", "non-commercial"]),
      (["view", "--help"], ["RUN_DIR_OR_ROLLOUT", "--open"]),
      (["report", "--help"], ["RESULTS", "--out"])],
 )

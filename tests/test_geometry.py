@@ -102,3 +102,19 @@ def test_renderer_draws_shapes_and_falls_back_to_bones(tmp_path):
     render_strip(other, tmp_path / "bones.png", n=2)
     assert (tmp_path / "shapes.png").stat().st_size > 0 and (tmp_path / "bones.png").stat().st_size > 0
     assert (tmp_path / "shapes.png").read_bytes() != (tmp_path / "bones.png").read_bytes()
+
+
+def test_rollouts_of_other_characters_are_drawn_with_their_own_shapes():
+    import json
+
+    from report.geometry import character_mjcf
+
+    for name in ("humanoid3d", "smpl", "swordshield"):
+        body_names = json.loads((DEFAULT_MJCF.parent / f"{name}.meta.json").read_text())["body_names"]
+        assert character_mjcf(body_names) == DEFAULT_MJCF.parent / f"{name}.xml"
+    assert character_mjcf(["pelvis", "torso"]) == DEFAULT_MJCF  # no character records just these: the default
+    sword_bodies = json.loads((DEFAULT_MJCF.parent / "swordshield.meta.json").read_text())["body_names"]
+    drawn = {sword_bodies[body] for body, _ in character_geoms(sword_bodies)}
+    assert drawn == set(sword_bodies)  # every body has a shape (the sword rides on the right hand)
+    hand = [geom for body, geom in character_geoms(sword_bodies) if sword_bodies[body] == "right_hand"]
+    assert len(hand) >= 2  # the hand and the sword's blade and hilt
