@@ -92,6 +92,12 @@ def _one_line(error: BaseException) -> str:
 # ------------------------------------------------------------------------------------------------ in process
 
 
+def advance(bar, value: float) -> None:
+    """Moves a progress bar to ``value``, at most to its total: a run's last update overshoots its time budget, and
+    tqdm drops the total of a bar past it (its ``{total:.0f}`` format then fails on None)."""
+    bar.update(min(value, bar.total) - bar.n)
+
+
 class LocalExecutor:
     """Runs the plan in this process, one run after another."""
 
@@ -115,8 +121,8 @@ class LocalExecutor:
                     bar_format = "{l_bar}{bar}| {n:.0f}/{total:.0f} s train [{elapsed}<{remaining}{postfix}]"
                     bars.append(tqdm(total=total, desc=label, unit="s" if by_time else "samples", unit_scale=not by_time,
                                      leave=False, bar_format=bar_format if by_time else None))
+                advance(bars[0], progress.train_seconds if by_time else progress.samples)
                 bar = bars[0]
-                bar.update((progress.train_seconds if by_time else progress.samples) - bar.n)
                 bar.set_postfix_str((f"{progress.samples:,} samples, " if by_time else "") + f"pose error "
                                     f"{metres(progress.pose_error_20s)} (20 s), {metres(progress.pose_error_cycle)} (cycle)")
 
