@@ -260,7 +260,7 @@ def test_non_finite_update_marks_run_diverged(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--suite", "nosuch"], "unknown suite 'nosuch': valid suites are deepmimic, smoke"),
+        (["--suite", "nosuch"], "unknown suite 'nosuch': valid suites are aist, amass, deepmimic, smoke, swordshield"),
         (["--methods", "diffmimic,nosuch"], "unknown method 'nosuch'"),
         (["--suite", "deepmimic", "--clips", "moonwalk"], "unknown clip 'moonwalk'"),
         (["--clips", "missing_clip.txt"], "missing_clip.txt"),

@@ -72,7 +72,13 @@ def assert_same_results(expected_out: Path, actual_out: Path, keys, *, resumed=(
         ignored = TIMING + (["loss"] if key in resumed else [])
         pd.testing.assert_frame_equal(actual.curve.drop(columns=ignored), expected.curve.drop(columns=ignored))
         strip = lambda summary: {k: v for k, v in summary.items() if k not in NOT_COMPARED_IN_SUMMARY}  # noqa: E731
-        assert strip(actual.summary) == strip(expected.summary)
+        # The in-process runs split their batch over this process's two host devices, a one-CPU Ray task runs on
+        # one: the same numbers up to float reassociation (float32 evaluation sums).
+        actual_summary, expected_summary = strip(actual.summary), strip(expected.summary)
+        assert actual_summary.keys() == expected_summary.keys()
+        for name, value in expected_summary.items():
+            close = isinstance(value, float) and actual_summary[name] == pytest.approx(value, rel=1e-5)
+            assert close or actual_summary[name] == value, (key, name)
         assert actual.manifest["config"] == expected.manifest["config"]
 
 
