@@ -16,6 +16,7 @@ from pathlib import Path
 from envs.clip_settings import DEFAULT_CLIP_SETTINGS, clip_settings
 from envs.data import MOTION_NAMES
 from envs.licensed_data import DIFFMIMIC_CLIPS, REALLUSION_CLIPS, SHIPPED_CLIPS
+from envs.reference import SYNTHETIC_CLIP
 
 LOCOMOTION_THRESHOLD = DEFAULT_CLIP_SETTINGS.replay_threshold
 
@@ -53,7 +54,7 @@ class ClipSpec:
 
 def clip_spec(clip: str) -> ClipSpec:
     """A clip with its settings from :mod:`envs.clip_settings` (a shipped clip's by name; a file's by its format)."""
-    shipped = clip in MOTION_NAMES or clip in SHIPPED_CLIPS
+    shipped = clip in MOTION_NAMES or clip in SHIPPED_CLIPS or clip == SYNTHETIC_CLIP
     settings = clip_settings(clip) if shipped or clip.endswith(".npy") else DEFAULT_CLIP_SETTINGS
     return ClipSpec(clip, **dataclasses.asdict(settings))
 

@@ -139,9 +139,12 @@ DIFFMIMIC_CLIP_SETTINGS.update(
     {name: _diffmimic_clip(0.4, min(96, frames), frames, frames) for name, frames in REALLUSION_FRAMES.items()}
 )
 
-# A clip not in the table (the embedded synthetic clip, a user's DeepMimic file): locomotion threshold, common fall
-# list, the method's own rollout length and gradient clip, random start within one cycle.
+# A clip not in the table (a user's DeepMimic file): locomotion threshold, common fall list, the method's own rollout
+# length and gradient clip, random start within one cycle.
 DEFAULT_CLIP_SETTINGS = ClipSettings(0.2, rollout_length=None, random_start_range=None, max_grad_norm=None)
+# The embedded synthetic clip (envs.synthetic) kneels: its shins and feet rest on the floor and its thighs come within
+# centimetres of it, so a fall is a ground contact of the root, chest, neck or arms. Otherwise the defaults.
+SYNTHETIC_CLIP_SETTINGS = dataclasses.replace(DEFAULT_CLIP_SETTINGS, fall_contact_bodies=_bodies(0, 1, 2, 6, 7, 8, 12, 13, 14))
 # A .npy clip not in the table (a DiffMimic state file or a poselib motion): as DiffMimic's SMPL and SWORDSHIELD
 # configs (threshold 0.2, target observations), on the character's own fall bodies, with the method's rollout length
 # and gradient clip.
@@ -160,8 +163,10 @@ def clip_name(clip: str) -> str:
 
 def clip_settings(clip: str) -> ClipSettings:
     """Settings of a shipped clip by name or file (DeepMimic's `humanoid3d_<clip>.txt`, DiffMimic's and Reallusion's
-    `<stem>.npy`), else the defaults of its format."""
+    `<stem>.npy`, the embedded `synthetic`), else the defaults of its format."""
     name = clip_name(clip)
     if clip.endswith(".npy") or name in DIFFMIMIC_CLIP_SETTINGS:
         return DIFFMIMIC_CLIP_SETTINGS.get(name, DIFFMIMIC_DEFAULT_CLIP_SETTINGS)
+    if name == "synthetic":
+        return SYNTHETIC_CLIP_SETTINGS
     return CLIP_SETTINGS.get(name, DEFAULT_CLIP_SETTINGS)

@@ -26,7 +26,7 @@ from envs.motion import CONTROL_DT, MotionError, ReferenceMotion, build_referenc
 from envs.poselib_motion import poselib_character, poselib_states
 
 SYNTHETIC_CLIP = "synthetic"
-SYNTHETIC_PATH = Path(__file__).parent / "assets" / "synthetic_humanoid3d.txt"
+SYNTHETIC_PATH = Path(__file__).parent / "assets" / "humanoid3d_synthetic.txt"
 DEEPMIMIC_CHARACTER = "humanoid3d"
 """The character of every DeepMimic motion file (its joint layout is humanoid3d's)."""
 NPY_SUFFIX = ".npy"

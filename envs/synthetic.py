@@ -1,11 +1,19 @@
 """The embedded default clip: a motion the simulated character itself performed, so it is trackable by construction.
 
-The character starts standing and is driven by a smooth periodic PD target schedule (a squat with arm and torso
-sway) plus an ankle balance feedback, in the ``spring`` backend; after the motion settles into its periodic steady state, one period is
-recorded at 30 Hz and written as a DeepMimic motion file (y-up, ``Loop: wrap``). Every frame is a state the
-simulator reached under PD control, so a method that cannot track it is broken, not the clip.
+The character kneels (shins flat on the floor, thighs forward) and is driven by a smooth periodic PD target schedule
+in the ``spring`` backend: it rocks back towards its heels and up again, bows, and swings both arms forward and
+overhead. After the motion settles into its periodic steady state, one period is recorded at 30 Hz and written as a
+DeepMimic motion file (y-up, ``Loop: wrap``). Every frame is a state the simulator reached under PD control, so a
+method that cannot track it is broken, not the clip.
 
-Regenerate the committed asset with ``python -m envs.synthetic --out envs/assets/synthetic_humanoid3d.txt``.
+Why kneeling: the clip must be far from the pose an untrained policy holds, or "samples to 0.15 m" reads 0 before
+any training. DiffMimic's zero action is the zero (standing) pose, which was 0.07 m from the earlier standing
+squat-and-sway; larger standing motions fell over under PD control with ankle balance feedback. A kneel has a long
+base front to back, so a symmetric motion in the sagittal plane stays periodic without any balance controller, and
+its zero-action pose error is about 0.4 m (measured over one cycle from frame 0). Ground contacts of the shins and
+feet are part of the motion: the clip's fall bodies are the root, chest, neck and arms (``envs.clip_settings``).
+
+Regenerate the committed asset with ``python -m envs.synthetic --out envs/assets/humanoid3d_synthetic.txt``.
 """
 
 from __future__ import annotations
@@ -23,76 +31,84 @@ from brax.spring import pipeline as spring_pipeline
 from scipy.spatial.transform import Rotation
 
 from envs.character import SPHERICAL_AXES
+from envs.mimic_env import MimicConfig
 from envs.model import CharacterModel, load_character_model, with_inertia
 from envs.motion import CONTROL_DT
 
 PERIOD = 2.0  # seconds per cycle of the target schedule
-SETTLE_PERIODS = 3  # periods simulated before the recorded one
-SUBSTEPS = 20
-BALANCE_GAIN = 3.0  # rad of ankle target per unit of root lean
-BALANCE_DAMPING = 0.2  # seconds: lean rate feedback
-STAND_HEIGHT = 0.885  # root height with straight legs and flat feet on the floor (+ 4 mm clearance)
+SETTLE_PERIODS = 10  # periods simulated before the recorded one (measured: consecutive periods then agree to 1e-3)
+SUBSTEPS = MimicConfig().substeps  # the environment's default, so that the schedule replays the clip exactly
+THIGH_FORWARD = 0.6  # rad of hip flexion in the kneel: the pelvis sits behind the knees, over the shins
+KNEE_HEIGHT = 0.05  # the knee joint's height with the shin (capsule radius 0.05) flat on the floor
+DROP = 0.03  # metres above the kneel the character starts, to settle onto its shins
 
-# (hinge, amplitude rad, phase in periods, offset rad): a squat needs hips, knees and ankles in step so the
-# centre of mass stays over the feet; arms and torso sway on top.
+# The kneel: thighs forward, shins flat on the floor (knee = -(pi/2 + hip)), feet stretched back along the floor.
+KNEEL = {
+    "right_hip_z": THIGH_FORWARD,
+    "left_hip_z": THIGH_FORWARD,
+    "right_knee": -(math.pi / 2 + THIGH_FORWARD),
+    "left_knee": -(math.pi / 2 + THIGH_FORWARD),
+    "right_ankle_z": -1.2,
+    "left_ankle_z": -1.2,
+}
+# (hinge, amplitude rad, phase in periods, offset rad) on top of the kneel, left and right in step: a motion in the
+# sagittal plane. Measured: twice the hip, torso and neck amplitudes, or left/right arms half a period apart, tip
+# the character over within ten periods.
 SCHEDULE = (
-    ("right_hip_z", 0.35, 0.0, 0.35),
-    ("left_hip_z", 0.35, 0.0, 0.35),
-    ("right_knee", -0.7, 0.0, -0.7),
-    ("left_knee", -0.7, 0.0, -0.7),
-    ("right_ankle_z", 0.35, 0.0, 0.35),
-    ("left_ankle_z", 0.35, 0.0, 0.35),
-    ("chest_z", 0.15, 0.0, 0.15),
-    ("chest_y", 0.2, 0.25, 0.0),
-    ("neck_x", 0.15, 0.5, 0.0),
-    ("right_shoulder_z", 0.6, 0.0, 0.4),
-    ("left_shoulder_z", 0.6, 0.5, 0.4),
-    ("right_shoulder_x", -0.3, 0.25, -0.3),
-    ("left_shoulder_x", 0.3, 0.25, 0.3),
-    ("right_elbow", 0.5, 0.0, 0.6),
+    ("right_hip_z", 0.125, 0.0, 0.0),  # rock back towards the heels and up again; the knees keep the shins flat
+    ("left_hip_z", 0.125, 0.0, 0.0),
+    ("right_knee", -0.125, 0.0, 0.0),
+    ("left_knee", -0.125, 0.0, 0.0),
+    ("chest_z", 0.175, 0.0, 0.0),  # bow
+    ("neck_z", 0.075, 0.5, 0.0),
+    ("right_shoulder_z", 1.0, 0.25, 1.0),  # both arms forward and overhead (up to 2 rad)
+    ("left_shoulder_z", 1.0, 0.25, 1.0),
+    ("right_shoulder_x", -0.3, 0.0, -0.3),
+    ("left_shoulder_x", 0.3, 0.0, 0.3),
+    ("right_elbow", 0.5, 0.5, 0.6),
     ("left_elbow", 0.5, 0.5, 0.6),
 )
 
 
 def pd_targets(model: CharacterModel, t: jax.Array) -> jax.Array:
-    """PD targets (radians, actuator order) of the schedule at time ``t``; zero for unlisted hinges."""
+    """PD targets (radians, actuator order) of the schedule at time ``t``; the kneel for unlisted hinges."""
     targets = jnp.zeros(model.action_size)
+    for hinge, angle in KNEEL.items():
+        targets = targets.at[model.hinge_names.index(hinge)].set(angle)
     for hinge, amplitude, phase, offset in SCHEDULE:
-        # offset - amplitude * cos: starts at the standing pose (value offset - amplitude) and moves smoothly.
+        # offset - amplitude * cos: a smooth periodic motion around the kneel.
         value = offset - amplitude * jnp.cos(2 * math.pi * (t / PERIOD + phase))
-        targets = targets.at[model.hinge_names.index(hinge)].set(value)
+        targets = targets.at[model.hinge_names.index(hinge)].add(value)
     return targets
 
 
-def simulate(model: CharacterModel) -> np.ndarray:
-    """Generalized coordinates ``q`` at 30 Hz over the recorded period (one extra frame closes the cycle)."""
+def simulate(model: CharacterModel) -> tuple[np.ndarray, np.ndarray]:
+    """Generalized coordinates ``q`` at 30 Hz over the recorded period (one extra frame closes the cycle), and the
+    root's up axis (world frame) at every control step of the whole simulation."""
     # Unit inertia: the environment's default, which the committed clip was generated with.
     sys = with_inertia(model.sys.tree_replace({"opt.timestep": CONTROL_DT / SUBSTEPS}), "unit")
 
     def physics(state, target):
         return jax.lax.scan(lambda s, _: (spring_pipeline.step(sys, s, target), None), state, None, SUBSTEPS)[0]
-    steps_per_period = int(round(PERIOD / CONTROL_DT))
-    q0 = jnp.zeros(model.sys.q_size()).at[2].set(STAND_HEIGHT).at[3].set(1.0)
-    # Hold the schedule's start pose for a moment so the character settles onto its feet.
-    standing = pd_targets(model, jnp.zeros(()))
 
-    ankles = jnp.array([model.hinge_names.index(f"{side}_ankle_{axis}") for side in ("right", "left") for axis in "zx"])
+    steps_per_period = int(round(PERIOD / CONTROL_DT))
+    hold = steps_per_period // 2  # the schedule's start pose is held for a moment while the character settles
+    start = np.asarray(pd_targets(model, jnp.zeros(())))
+    q0 = np.zeros(model.sys.q_size())
+    q0[model.hinge_q_index] = start
+    thigh = -float(model.sys.link.transform.pos[model.sys.link_names.index("right_knee"), 2])  # hip to knee
+    q0[2] = KNEE_HEIGHT + thigh * math.cos(THIGH_FORWARD) + DROP
+    q0[3] = 1.0
 
     def control(state, k):
-        t = jnp.maximum(k - steps_per_period // 2, 0) * CONTROL_DT
-        target = jnp.where(k < steps_per_period // 2, standing, pd_targets(model, t))
-        # Ankle strategy: tilt the shanks against the root's lean (its up axis' horizontal part), which keeps the
-        # centre of mass over the feet; a PD-only stance with DeepMimic's ankle gains tips over at the first push.
-        up = brax_math.rotate(jnp.array([0.0, 0.0, 1.0]), state.q[3:7])
-        up_rate = jnp.cross(state.xd.ang[0], up)
-        lean = jnp.array([up[0], up[1], up[0], up[1]]) + BALANCE_DAMPING * jnp.array([up_rate[0], up_rate[1]] * 2)
-        target = target.at[ankles].add(-BALANCE_GAIN * lean)
-        state = physics(state, target)
-        return state, state.q
+        t = jnp.maximum(k - hold, 0) * CONTROL_DT
+        state = physics(state, pd_targets(model, t))
+        return state, (state.q, brax_math.rotate(jnp.array([0.0, 0.0, 1.0]), state.q[3:7]))
 
-    total = steps_per_period // 2 + (SETTLE_PERIODS + 1) * steps_per_period + 1
-    _, qs = jax.jit(lambda s: jax.lax.scan(control, s, jnp.arange(total)))(spring_pipeline.init(sys, q0, jnp.zeros(sys.qd_size())))
-    return np.asarray(qs[-(steps_per_period + 1) :], dtype=np.float64)
+    total = hold + (SETTLE_PERIODS + 1) * steps_per_period + 1
+    init = spring_pipeline.init(sys, jnp.asarray(q0), jnp.zeros(sys.qd_size()))
+    _, (qs, up) = jax.jit(lambda s: jax.lax.scan(control, s, jnp.arange(total)))(init)
+    return np.asarray(qs[-(steps_per_period + 1) :], dtype=np.float64), np.asarray(up)
 
 
 def _zup_to_yup(vec: np.ndarray) -> np.ndarray:
@@ -118,9 +134,12 @@ def to_deepmimic_frames(model: CharacterModel, q: np.ndarray) -> list[list[float
 
 def generate(character: str = "humanoid3d") -> dict:
     model = load_character_model(character)
-    q = simulate(model)
-    if q[:, 2].min() < 0.5:
-        raise RuntimeError("the synthetic motion fell over; the schedule is not feasible for this character")
+    q, up = simulate(model)
+    if up[:, 2].min() < 0.9:
+        raise RuntimeError("the synthetic motion tipped over; the schedule is not feasible for this character")
+    # A looping clip: its last frame must return to its first, or every episode from frame 0 starts with a jump.
+    if np.abs(q[-1, 2:] - q[0, 2:]).max() > 0.01:
+        raise RuntimeError("the synthetic motion is not periodic; settle it for more periods")
     return {"Loop": "wrap", "Frames": to_deepmimic_frames(model, q)}
 
 

@@ -20,7 +20,7 @@ from methods.ppo import PPOConfig
 from run_benchmark import main as cli
 
 REPO = Path(__file__).resolve().parent.parent
-SYNTHETIC_FILE = REPO / "envs" / "assets" / "synthetic_humanoid3d.txt"
+SYNTHETIC_FILE = REPO / "envs" / "assets" / "humanoid3d_synthetic.txt"
 
 
 # -------------------------------------------------------------------------------------------------- seeds

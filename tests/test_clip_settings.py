@@ -1,5 +1,6 @@
 """The one per-clip settings table against the released configs, and the harness applying it."""
 
+import dataclasses
 import re
 
 import pytest
@@ -63,8 +64,12 @@ def test_fall_body_facts(data_dir):
     assert not (data_dir / "args" / "train_humanoid3d_sideflip_args.txt").exists()  # upstream has none
     assert CLIP_SETTINGS["sideflip"].fall_contact_bodies == _args_fall_bodies(data_dir, "walk")
     assert clip_settings("path/to/humanoid3d_crawl.txt") is CLIP_SETTINGS["crawl"]
-    unknown = clip_settings("synthetic")  # not in the table: RSI within one cycle, the method's own rollout
+    unknown = clip_settings("my_clip.txt")  # not in the table: RSI within one cycle, the method's own rollout
     assert unknown.random_start_range is None and unknown.rollout_length is None
+    synthetic = clip_settings("synthetic")  # the defaults, but for the kneeling clip's fall bodies
+    assert synthetic == dataclasses.replace(unknown, fall_contact_bodies=synthetic.fall_contact_bodies)
+    assert clip_settings("envs/assets/humanoid3d_synthetic.txt") is synthetic
+    assert clip_spec("synthetic").fall_contact_bodies == synthetic.fall_contact_bodies
 
 
 def test_suites_are_built_from_the_table():
