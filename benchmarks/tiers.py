@@ -37,12 +37,12 @@ class Tier:
 
 
 TIERS: dict[str, Tier] = {
-    # The README's first command: DiffMimic and PPO on the embedded clip, evaluated over its 2-second cycle and over
-    # 20 s (600 steps). Both methods get the same number of samples, so the answer does not depend on how busy the
-    # machine is; the report gives the wall-clock beside it. Measured from a fresh clone on 2 idle cores: 5 min 7 s
-    # in all (diffmimic compile 62 s + train 101 s, ppo 28 s + 30 s). Since DiffMimic's action mapping became the
-    # default, its untrained policy (zero action = zero pose) starts at 0.072 m on this clip, already below the
-    # 0.15 m bar; PPO (DeepMimic's mapping) starts at 0.34 m (README: known weakness of the demo).
+    # The README's first command: DiffMimic and PPO on the embedded (kneeling) clip, evaluated over its 2-second cycle
+    # and over 20 s (600 steps). Both methods get the same number of samples, so the answer does not depend on how busy
+    # the machine is; the report gives the wall-clock beside it. Measured from a fresh clone on 2 idle cores with a
+    # cold compilation cache: 4 min 14 s in all (diffmimic compile 56 s + train 73 s, ppo 25 s + 26 s). Untrained,
+    # DiffMimic is 0.42 m from the clip over the cycle; over it, DiffMimic reaches 0.15 m after 16.4k samples (final
+    # 0.048 m), PPO after 24.6k (final 0.090 m); over 20 s DiffMimic falls after 5.4 s, PPO ends at 0.103 m.
     "demo": Tier(
         name="demo",
         description="about 5 minutes in all on 2 idle CPU cores: DiffMimic vs PPO on the embedded clip (the main job)",
