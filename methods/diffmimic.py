@@ -28,13 +28,13 @@ Ours, and why:
   raw scale, actions ``tanh(loc + std * eps)`` are sampled (reparameterised: gradients flow through ``loc`` and
   ``std``) in training, std = ``(softplus(raw) + 0.001) * noise_var_scale`` (0.1, default: brax >= 0.10.4; 1.0:
   brax 0.0.15). ``policy_noise="deterministic"`` is ``tanh(MLP(obs))``, no sampling. Measured with
-  ``methods.learning_check`` (synthetic clip, 16 envs x 32 steps, 100 updates, seeds 0 and 1): evaluation pose error
+  ``methods.learning_check`` (the earlier standing synthetic clip, 16 envs x 32 steps, 100 updates, seeds 0 and 1): evaluation pose error
   0.038 / 0.048 with the tanh-Gaussian at 0.1, 0.046 / 0.059 deterministic, 0.099 (seed 0) at scale 1.0.
   ``policy(state)`` is ``tanh(loc)`` in every form: the harness's evaluation is deterministic, the release's sampled.
 - ELU activations by default (``activation="swish"`` is the paper-era brax 0.0.15 network), no layer norm.
 - The policy's last layer is initialised at scale 0.01 (``output_init_scale``), as Brax's current APG networks and
   DeepMimic's actor do; brax 0.0.15 used LeCun initialisation (scale 1), whose random first actions are far from
-  any pose. Measured with ``methods.learning_check`` (synthetic clip, 16 envs x 32 steps, 200 updates): evaluation
+  any pose. Measured with ``methods.learning_check`` (the earlier standing synthetic clip, 16 envs x 32 steps, 200 updates): evaluation
   pose error 0.38 -> 0.32 with scale 1 (still falling) and 0.38 -> 0.020 with 0.01.
 - The first update normalises nothing (identity until statistics exist), exactly as the release's fresh
   ``running_statistics`` state; our normaliser also floors the standard deviation and clips at 10.
