@@ -89,22 +89,31 @@ def make_evaluator(method, env, steps: int):
     return jax.jit(evaluate)
 
 
-def main(args: Args) -> dict:
-    method = get_method(args.method)
-    iterations, seconds = SMALL_BUDGET.get(args.method.split("_")[0], (150, 0.0))
-    iterations = args.iterations if args.iterations is not None else iterations
-    seconds = args.seconds if args.seconds is not None else seconds
-    config = method.config_cls(**_overrides(args))
+def build_envs(args: Args, method, config) -> tuple[envs.MimicEnv, envs.MimicEnv]:
+    """The training env (the method's settings) and the evaluation env: the same settings, evaluated as the harness
+    evaluates (from frame 0, no replay, no early termination), on one shared reference."""
     base = envs.MimicConfig(backend=args.backend, episode_length=args.eval_steps)
     train_config = method.env_config(config, base)
+    # The method's own environment settings (its action mapping above all: PPO's is DeepMimic's), evaluated as the
+    # harness evaluates: from frame 0, no replay, no early termination.
     eval_config = dataclasses.replace(
-        base, random_start=False, replay="none", early_termination=False, episode_length=args.eval_steps
+        train_config, random_start=False, replay="none", early_termination=False, episode_length=args.eval_steps
     )
     # One reference long enough for both the training episodes and the evaluation.
     longest = dataclasses.replace(base, episode_length=max(train_config.episode_length, args.eval_steps))
     reference = envs.make_env(args.clip, longest, data_dir=args.data_dir)
     env = envs.MimicEnv(reference.model, reference.reference, train_config)
     eval_env = envs.MimicEnv(reference.model, reference.reference, eval_config)
+    return env, eval_env
+
+
+def main(args: Args) -> dict:
+    method = get_method(args.method)
+    iterations, seconds = SMALL_BUDGET.get(args.method.split("_")[0], (150, 0.0))
+    iterations = args.iterations if args.iterations is not None else iterations
+    seconds = args.seconds if args.seconds is not None else seconds
+    config = method.config_cls(**_overrides(args))
+    env, eval_env = build_envs(args, method, config)
     check_compatible(method, env, config)
     print(f"{method.name}: {config}")
 
