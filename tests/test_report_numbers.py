@@ -87,3 +87,19 @@ def test_committed_quick_tier_report_rebuilds_to_the_same_numbers(tmp_path):
     # The headline of README.md and REPORT.md, read off the per-run table: walk, PPO / DiffMimic samples to 0.15 m.
     walk = committed[committed["clip"] == "walk"].groupby("method")[HEADLINE_COLUMN].mean()
     assert walk["ppo"] / walk["diffmimic"] == pytest.approx(3.75, abs=0.005)
+
+
+QUICK_CPU_CHARACTERS = REPO / "results" / "quick-cpu-characters"
+
+
+def test_committed_character_runs_rebuild_to_the_same_numbers(tmp_path):
+    """The README's table of DiffMimic's other characters, read off the committed records (regenerate with
+    ``python -m report results/quick-cpu-characters`` after an intended change)."""
+    committed = pd.read_csv(QUICK_CPU_CHARACTERS / "report" / "per_run.csv")
+    rebuilt = pd.read_csv(build_report(QUICK_CPU_CHARACTERS, tmp_path).data[0])
+    pd.testing.assert_frame_equal(rebuilt, committed, check_exact=False, rtol=1e-12, atol=0)
+    reached = committed.dropna(subset=[HEADLINE_COLUMN])
+    assert list(zip(reached["clip"], reached["method"], reached[HEADLINE_COLUMN])) == [
+        ("gBR_sBM_cAll_d04_mBR0_ch01", "diffmimic", 30720.0)
+    ]
+    assert not committed["measured_20s"].any()  # none of these clips loops: no 20 s horizon
