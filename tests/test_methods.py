@@ -442,8 +442,12 @@ def test_diffmimic_loss_goes_down_on_a_fixed_batch(runs):
     for _ in range(8):
         state, metrics = run.update(state, key)
         losses.append(float(metrics["loss"]))  # of the parameters before this update
-    assert all(after < before for before, after in zip(losses, losses[1:])), losses
-    assert losses[-1] < 0.95 * losses[0], losses
+    # The first update also switches the observation normaliser from the identity to the batch's statistics, which
+    # changes every policy input (on the kneeling clip the loss rose 0.00121 -> 0.00123 there); from then on the
+    # normaliser moves a little per update and the gradient steps must lower the loss.
+    descent = losses[1:]
+    assert all(after < before for before, after in zip(descent, descent[1:])), losses
+    assert descent[-1] < 0.95 * descent[0], losses
 
 
 def test_ppo_surrogate_improves_on_its_batch(runs):
