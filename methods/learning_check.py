@@ -94,8 +94,7 @@ def build_envs(args: Args, method, config) -> tuple[envs.MimicEnv, envs.MimicEnv
     evaluates (from frame 0, no replay, no early termination), on one shared reference."""
     base = envs.MimicConfig(backend=args.backend, episode_length=args.eval_steps)
     train_config = method.env_config(config, base)
-    # The method's own environment settings (its action mapping above all: PPO's is DeepMimic's), evaluated as the
-    # harness evaluates: from frame 0, no replay, no early termination.
+    # From train_config, not base: the method's own settings, its action mapping above all (PPO's is DeepMimic's).
     eval_config = dataclasses.replace(
         train_config, random_start=False, replay="none", early_termination=False, episode_length=args.eval_steps
     )
