@@ -10,13 +10,15 @@
 
 `run` is the default subcommand: options without a subcommand are the run's (`run --help` lists them). Every
 (clip, method, seed) run is recorded under --out as it trains; rerunning the same command resumes: finished runs
-are kept, interrupted ones continue from their last checkpoint.
+are kept, interrupted ones continue from their last checkpoint (--stop-after-minutes spreads long runs over
+bounded calls).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -64,6 +66,10 @@ class RunArgs:
     """Results folder; the report is written to OUT/report."""
     resume: bool = True
     """Keep finished runs and continue interrupted ones; --no-resume redoes every run."""
+    stop_after_minutes: float | None = None
+    """Stop cleanly once this many minutes of wall-clock have passed (compile, training and evaluation): the run in
+    progress is checkpointed after its current update and no further run starts; the same command continues them.
+    Exit code 3 says runs are left (e.g. `until python run_benchmark.py ... --stop-after-minutes 9; do :; done`)."""
     report: bool = True
     """Build OUT/report after the runs."""
     record_every: int = 0
@@ -235,21 +241,37 @@ def _describe(plan, args: RunArgs) -> str:
             + (f"\nsettings: {', '.join(settings)}" if settings else ""))
 
 
+# Exit code of a run command stopped by --stop-after-minutes with runs left (1: a run failed; 2: bad input).
+EXIT_UNFINISHED = 3
+
+
 def _run(args: RunArgs) -> int:
     from benchmarks.executors import make_executor
 
+    started = time.monotonic()
+    if args.stop_after_minutes is not None and args.stop_after_minutes <= 0:
+        raise ValueError(f"--stop-after-minutes must be positive, got {args.stop_after_minutes}")
     executor = make_executor(
         args.executor, ray_address=args.ray_address, cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run
     )
     plan = make_plan(args)
     print(_describe(plan, args), flush=True)
-    result = executor.run(plan, args.out, resume=args.resume)
+    deadline = None if args.stop_after_minutes is None else started + 60 * args.stop_after_minutes
+    result = executor.run(plan, args.out, resume=args.resume, **({} if deadline is None else {"deadline": deadline}))
+    if result.unfinished:
+        print(f"stopped after {args.stop_after_minutes:g} minutes: {len(result.unfinished)} of {len(plan)} runs not "
+              "finished; run the same command again to continue them", flush=True)
     if args.report:
-        from report.build import build_report
+        from report.build import NoRunsError, build_report
 
-        paths = build_report(args.out)
-        print(f"report: {paths.markdown} and {paths.html}")
-    return 0 if result.ok else 1
+        try:
+            paths = build_report(args.out)
+            print(f"report: {paths.markdown} and {paths.html}")
+        except NoRunsError:
+            print(f"no finished runs under {args.out} yet: no report", flush=True)
+    if not result.ok:
+        return 1
+    return EXIT_UNFINISHED if result.unfinished else 0
 
 
 # ------------------------------------------------------------------------------------------------- main

@@ -51,6 +51,8 @@ class SuiteResult:
 
     summaries: dict[store.RunKey, dict] = dataclasses.field(default_factory=dict)
     failures: list[RunFailure] = dataclasses.field(default_factory=list)
+    unfinished: list[RunSpec] = dataclasses.field(default_factory=list)
+    """Runs left for a later invocation because the deadline passed (the first may be checkpointed half-way)."""
 
     @property
     def ok(self) -> bool:
@@ -101,7 +103,10 @@ def advance(bar, value: float) -> None:
 class LocalExecutor:
     """Runs the plan in this process, one run after another."""
 
-    def run(self, plan: Sequence[RunSpec], out: str | os.PathLike, *, resume: bool = True) -> SuiteResult:
+    def run(self, plan: Sequence[RunSpec], out: str | os.PathLike, *, resume: bool = True,
+            deadline: float | None = None) -> SuiteResult:
+        """``deadline`` (a ``time.monotonic()`` value): no run starts after it, and the run going on when it passes
+        is checkpointed after its current update; the rest are listed in ``SuiteResult.unfinished``."""
         from tqdm import tqdm
 
         from benchmarks import harness
@@ -110,6 +115,9 @@ class LocalExecutor:
         result = SuiteResult()
         for index, spec in enumerate(plan, 1):
             label = f"[{index}/{len(plan)}] {run_label(spec)}"
+            if deadline is not None and time.monotonic() >= deadline and not (resume and store.is_finished(out, spec.key)):
+                result.unfinished.append(spec)
+                continue
             print(f"{label}: compiling...", file=sys.stderr, flush=True)
             bars = []
 
@@ -127,7 +135,11 @@ class LocalExecutor:
                                     f"{metres(progress.pose_error_20s)} (20 s), {metres(progress.pose_error_cycle)} (cycle)")
 
             try:
-                summary = harness.run(spec, out, resume=resume, report=report)
+                summary = harness.run(spec, out, resume=resume, report=report, deadline=deadline)
+            except harness.RunPaused as paused:
+                result.unfinished.append(spec)
+                print(f"{label}: stopped at the deadline after {paused.samples:,} samples (checkpointed)", flush=True)
+                continue
             except Exception as error:  # noqa: BLE001 - one run's failure is reported, the suite goes on
                 traceback.print_exc(file=sys.stderr)
                 result.failures.append(RunFailure(spec, _one_line(error)))
@@ -247,7 +259,11 @@ class RayExecutor:
         self.max_retries = max_retries
         self.on_event = on_event
 
-    def run(self, plan: Sequence[RunSpec], out: str | os.PathLike, *, resume: bool = True) -> SuiteResult:
+    def run(self, plan: Sequence[RunSpec], out: str | os.PathLike, *, resume: bool = True,
+            deadline: float | None = None) -> SuiteResult:
+        if deadline is not None:  # tasks on other nodes cannot share this process's clock
+            raise ValueError("a deadline (--stop-after-minutes) works with the local executor only; a Ray suite "
+                             "stopped any other way resumes from its runs' checkpoints when submitted again")
         try:
             import ray
         except ImportError:

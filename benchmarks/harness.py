@@ -3,8 +3,10 @@
 It owns what must be the same for every method: the loop, the clock (compile, train and evaluation time apart),
 sample counting (the ``samples`` each update reports: DESIGN.md's ``num_envs x steps``), the shared evaluator,
 checkpoints at each evaluation, resume (a checkpoint that cannot be restored is reported, in the run's manifest
-and summary as ``checkpoint_problem``, and the run redone), and divergence handling (a non-finite loss or gradient
-stops the run and records it as diverged).
+and summary as ``checkpoint_problem``, and the run redone), stopping after a wall-clock deadline so that the next
+invocation resumes (``deadline``: a long run spread over bounded calls), and divergence handling: an update with a
+non-finite loss or gradient is skipped (the state from before it is kept, its samples still count, and the curve
+records the fraction of such updates); ``MAX_CONSECUTIVE_NONFINITE`` of them in a row stop the run as diverged.
 
 Compilation is done ahead of time (``jit(...).lower(...).compile()``), so every timed update and evaluation is pure
 run time and the compile cost is reported beside it, not hidden in the first iteration.
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import sys
 import time
@@ -27,6 +28,7 @@ from flax import serialization
 
 import envs
 from benchmarks import results_store as store
+from benchmarks.diagnostics import UpdateLog
 from benchmarks.evaluator import EVALUATION_METRICS, evaluation_env, evaluation_horizons, make_evaluate
 from benchmarks.rollouts import ROLLOUT_FILE, record_rollout, save_rollout
 from benchmarks.suites import ClipSpec
@@ -37,6 +39,9 @@ CHECKPOINT_FILE = "checkpoint.msgpack"
 INTERMEDIATE_ROLLOUTS = "rollouts"  # run_dir/rollouts/samples_<k>.npz, with --record-every
 # Manifest and summary field saying that an unreadable checkpoint made the harness redo the run from scratch.
 CHECKPOINT_PROBLEM = "checkpoint_problem"
+# Non-finite updates in a row after which a run is recorded as diverged: one is a bad batch (DiffMimic's gradients
+# through long rollouts overflow now and then, DESIGN.md), ten in a row mean the policy itself is broken.
+MAX_CONSECUTIVE_NONFINITE = 10
 # Read once, when the harness is imported: the code a process runs is the code it imported, even if the checkout
 # moves on while a long suite is running.
 PROVENANCE = store.collect_provenance()
@@ -184,6 +189,9 @@ def _manifest(spec: RunSpec, method, config, env, eval_env, horizons, devices: i
             "command_line": dict(spec.config_overrides),  # config fields set with --set / --num-envs
         },
         "tier": spec.tier.name,
+        # Seconds per control step (the clip's frame time): turns evaluation steps into the seconds of the curve's
+        # first_fall_seconds. Outside "config", so that records from before it resume unchanged.
+        "control_dt": float(env.reference.dt),
         "backend": spec.backend,
         "device": str(jax.devices()[0]),
         "device_count": devices,  # the devices the batch was split over
@@ -200,12 +208,22 @@ def _changed_settings(saved: dict, current: dict) -> list[str]:
     return sorted(name for name in set(saved) | set(current) if saved.get(name) != current.get(name))
 
 
-def _finite(metrics: dict) -> bool:
-    return bool(metrics["grad_finite"] > 0.5) and math.isfinite(float(metrics["loss"]))
+class RunPaused(Exception):
+    """The run reached its wall-clock deadline before its budget: its state is checkpointed, and running it again
+    (with resume) continues it."""
+
+    def __init__(self, run_dir: Path, samples: int):
+        super().__init__(f"{run_dir}: stopped at the deadline after {samples:,} samples; run again to continue")
+        self.run_dir, self.samples = run_dir, samples
 
 
-def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: Callable[[Progress], None] | None = None) -> dict:
-    """Trains and evaluates one run into ``out``; returns its summary. A finished run is left untouched."""
+def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: Callable[[Progress], None] | None = None,
+        deadline: float | None = None) -> dict:
+    """Trains and evaluates one run into ``out``; returns its summary. A finished run is left untouched.
+
+    ``deadline`` (a ``time.monotonic()`` value): after the first update that ends past it, the run is checkpointed and
+    :class:`RunPaused` raised; calling ``run`` again resumes it. Compilation and evaluations are not interrupted.
+    """
     key = spec.key
     if resume and store.is_finished(out, key):
         return store.load_run(key.dir(out)).summary
@@ -213,10 +231,10 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
     method, config, env = build(spec)
     devices = run_devices(spec, config)
     with parallel.data_parallel(devices):
-        return _train(spec, out, resume, report, method, config, env, devices)
+        return _train(spec, out, resume, report, method, config, env, devices, deadline)
 
 
-def _train(spec: RunSpec, out, resume: bool, report, method, config, env, devices: int) -> dict:
+def _train(spec: RunSpec, out, resume: bool, report, method, config, env, devices: int, deadline: float | None) -> dict:
     key = spec.key
     horizons = evaluation_horizons(env.reference, cycle_eval_frames(spec), spec.tier.long_eval_frames)
     eval_env = evaluation_env(spec.clip.clip, env, horizons, data_dir=spec.data_dir)
@@ -256,7 +274,7 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
     evaluate = jax.jit(make_evaluate(eval_env, method.policy, horizons)).lower(state, rng).compile()
     counters["compile_seconds"] += time.perf_counter() - start
 
-    def evaluate_and_record(last_metrics: dict | None) -> tuple[float, float]:
+    def evaluate_and_record(updates: UpdateLog | None) -> tuple[float, float]:
         start = time.perf_counter()
         result = jax.device_get(evaluate(state, jax.random.PRNGKey(0)))
         counters["eval_seconds"] += time.perf_counter() - start
@@ -264,12 +282,8 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
             **{name: counters[name] for name in ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds")},
             **{name: float(result[name]) for name in EVALUATION_METRICS},
         }
-        if last_metrics is not None:
-            row.update(
-                loss=float(last_metrics["loss"]),
-                grad_norm=float(last_metrics["grad_norm"]),
-                replay_rate=float(last_metrics["replay_rate"]) if "replay_rate" in last_metrics else None,
-            )
+        if updates is not None:
+            row.update(updates.row())
         writer.append(row)
         _write_checkpoint(key.dir(out), state, counters)
         if spec.record_every and writer.n_evals % spec.record_every == 0:
@@ -285,6 +299,7 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
     tier = spec.tier
     next_eval = (counters["samples"] // tier.eval_every_samples + 1) * tier.eval_every_samples
     status, reason = "complete", None
+    updates, nonfinite_in_a_row = UpdateLog(), 0
     while counters["samples"] < tier.max_samples and (
         tier.max_train_seconds is None or counters["train_seconds"] < tier.max_train_seconds
     ):
@@ -295,19 +310,30 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
         counters["train_seconds"] += time.perf_counter() - start
         counters["samples"] += int(metrics["samples"])
         counters["iteration"] += 1
-        if not _finite(metrics):
-            status, reason = "diverged", f"non-finite loss or gradient at iteration {counters['iteration']}"
-            evaluate_and_record(metrics)
+        if updates.add(metrics):
+            state, nonfinite_in_a_row = new_state, 0
+        else:
+            nonfinite_in_a_row += 1
+        if nonfinite_in_a_row >= MAX_CONSECUTIVE_NONFINITE:
+            status = "diverged"
+            reason = (f"non-finite loss or gradient at iteration {counters['iteration']} "
+                      f"({nonfinite_in_a_row} updates in a row)")
+            evaluate_and_record(updates)
             break
-        state = new_state
         done = counters["samples"] >= tier.max_samples or (
             tier.max_train_seconds is not None and counters["train_seconds"] >= tier.max_train_seconds
         )
         if counters["samples"] >= next_eval or done:
-            pose = evaluate_and_record(metrics)
+            pose = evaluate_and_record(updates)
+            updates = UpdateLog()
             next_eval = (counters["samples"] // tier.eval_every_samples + 1) * tier.eval_every_samples
         if report:
             report(Progress(counters["samples"], tier.max_samples, counters["train_seconds"], *pose))
+        if deadline is not None and not done and time.monotonic() >= deadline:
+            # The updates since the last evaluation are kept (the curve's rows after the checkpoint's samples are
+            # dropped on resume, so the checkpoint is written with the counters it belongs to).
+            _write_checkpoint(key.dir(out), state, counters)
+            raise RunPaused(key.dir(out), counters["samples"])
     # The final policy's evaluation episode, body by body, for the viewer and the report's animations. It is an
     # extra, so a failure here is reported but does not keep the run's results from being sealed.
     try:

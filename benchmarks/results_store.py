@@ -65,7 +65,12 @@ EVALUATION_COLUMNS = (
     "height_fall_20s",
     "first_fall_seconds",
 )
-TRAINING_COLUMNS = ("loss", "grad_norm", "replay_rate")
+# Training diagnostics, each over the updates since the previous evaluation: mean loss and mean raw gradient norm
+# (before clipping) of the finite updates, mean replay rate, and the fraction of updates whose loss or gradient was
+# non-finite (skipped: the harness keeps the state from before them).
+TRAINING_COLUMNS = ("loss", "grad_norm", "replay_rate", "nonfinite_fraction")
+# Columns added to schema 2 after its first files were written: read as NaN (not measured) where a file lacks them.
+LATE_COLUMNS = ("nonfinite_fraction",)
 CURVE_COLUMNS = ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds", *EVALUATION_COLUMNS,
                  *TRAINING_COLUMNS)
 OPTIONAL_CURVE_COLUMNS = (*EVALUATION_COLUMNS[2:], *TRAINING_COLUMNS)
@@ -385,7 +390,8 @@ def _read_curve(path: Path, schema_version: int = SCHEMA_VERSION) -> pd.DataFram
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise CorruptRunError(f"{path}: not a readable CSV ({error})") from None
     columns = LEGACY_CURVE_COLUMNS if schema_version == 1 else CURVE_COLUMNS
-    missing = [c for c in columns if c not in raw.columns]
+    missing = [c for c in columns if c not in raw.columns and c not in LATE_COLUMNS]
+    columns = [c for c in columns if c in raw.columns]
     if missing:
         raise CorruptRunError(f"{path}: missing columns {missing} (schema_version {schema_version})")
     curve = pd.DataFrame(index=raw.index)

@@ -17,6 +17,7 @@ from typing import Sequence, Union
 import pandas as pd
 
 from benchmarks.results_store import scan_runs
+from report.diagnostics import plot_all_diagnostics
 from report.motion import MotionSection, motion_section
 from report.plots import plot_learning_curves
 from report.tables import (
@@ -202,6 +203,7 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     per_run.to_csv(data_paths[0], index=False)
     seed_stats(per_run, THRESHOLDS).to_csv(data_paths[1], index=False)
     figures = plot_learning_curves(runs, out_dir / "figures")
+    diagnostics = plot_all_diagnostics(runs, out_dir / "figures")
     motion = motion_section(runs, out_dir)
 
     bar = f"{QUALITY_BAR:.2f} m"
@@ -252,6 +254,16 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     ]
     blocks += [Figure(path, f"{suite} / {clip}: pose error at the 20 s (top) and cycle (bottom) horizons vs samples "
                             "and vs train time") for suite, clip, path in figures]
+    blocks += [
+        Heading("Training diagnostics"),
+        Paragraph("Why a curve looks the way it does, per evaluation: the fraction of training steps that "
+                  "Demonstration Replay replaced by the reference (DiffMimic; a policy that leans on replay scores "
+                  "well in training and falls alone), the raw gradient norm before clipping (mean over the updates "
+                  "since the previous evaluation), the fraction of those updates whose loss or gradient was "
+                  "non-finite (skipped: the state before them is kept), and the time of the first fall in the "
+                  "evaluation episode (at the top: no fall in the whole episode)."),
+    ]
+    blocks += [Figure(path, f"{suite} / {clip}: training diagnostics vs samples") for suite, clip, path in diagnostics]
     blocks += _motion_blocks(motion, results_dir)
     blocks += [
         Heading("Environment"),
@@ -268,7 +280,8 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     markdown_path, html_path = out_dir / "REPORT.md", out_dir / "report.html"
     markdown_path.write_text(render_markdown(blocks, out_dir))
     html_path.write_text(render_html(blocks, "MimicBench report", out_dir))
-    return ReportPaths(markdown_path, html_path, [path for _, _, path in figures], data_paths, motion.files)
+    return ReportPaths(markdown_path, html_path, [path for _, _, path in figures + diagnostics], data_paths,
+                       motion.files)
 
 
 def _ratio_block(per_run: pd.DataFrame, horizon: str, baseline: str) -> Block:

@@ -57,8 +57,10 @@ def _wide_range(runs: Sequence[Run], x_column: str, ratio: float = 8.0) -> bool:
     return bool(ends) and max(ends) / min(ends) > ratio
 
 
-def _plot_panel(axis, runs: Sequence[Run], x_column: str, y_column: str, palette: dict[str, tuple]) -> bool:
-    """Per method the seed mean, a min-max band and faint seeds; False when no run measured ``y_column``."""
+def plot_seed_panel(axis, runs: Sequence[Run], x_column: str, y_column: str, palette: dict[str, tuple],
+                bar: float | None = QUALITY_BAR) -> bool:
+    """Per method the seed mean, a min-max band and faint seeds, and the quality ``bar`` (None: no bar); False when
+    no run measured ``y_column``."""
     log_x = _wide_range(runs, x_column)
     drawn = False
     for method in sort_methods(run.key.method for run in runs):
@@ -82,7 +84,8 @@ def _plot_panel(axis, runs: Sequence[Run], x_column: str, y_column: str, palette
             axis.plot(grid, mean, color=colour, linewidth=1.8, label=label)
         else:
             axis.plot([], [], color=colour, label=label)
-    axis.axhline(QUALITY_BAR, color="black", linestyle="--", linewidth=1, label=f"{QUALITY_BAR:.2f} m bar")
+    if bar is not None:
+        axis.axhline(bar, color="black", linestyle="--", linewidth=1, label=f"{bar:.2f} m bar")
     if log_x:
         # Methods an order of magnitude apart (PPO vs DiffMimic samples) would squash one into the y axis.
         axis.set_xscale("log")
@@ -100,7 +103,7 @@ def plot_clip(runs: Sequence[Run], path: Path, palette: dict[str, tuple], title:
     for row, horizon in enumerate(HORIZONS):
         for col, (x_column, x_label) in enumerate(X_AXES):
             axis = axes[row, col]
-            drawn = _plot_panel(axis, runs, x_column, pose_column(horizon), palette)
+            drawn = plot_seed_panel(axis, runs, x_column, pose_column(horizon), palette)
             if not drawn:
                 axis.text(0.5, 0.5, f"{HORIZON_LABELS[horizon]} horizon not measured", transform=axis.transAxes,
                           ha="center", va="center", color="grey")
@@ -120,7 +123,7 @@ def plot_clip(runs: Sequence[Run], path: Path, palette: dict[str, tuple], title:
     return path
 
 
-def _slug(text: str) -> str:
+def file_slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
@@ -131,6 +134,6 @@ def plot_learning_curves(runs: Sequence[Run], figures_dir: str | Path) -> list[t
     written = []
     for suite, clip in sorted({(run.key.suite, run.key.clip) for run in runs}):
         clip_runs = [run for run in runs if (run.key.suite, run.key.clip) == (suite, clip)]
-        path = figures_dir / f"curves_{_slug(suite)}_{_slug(clip)}.png"
+        path = figures_dir / f"curves_{file_slug(suite)}_{file_slug(clip)}.png"
         written.append((suite, clip, plot_clip(clip_runs, path, palette, f"{suite} / {clip}")))
     return written

@@ -98,9 +98,10 @@ def test_overrides_reach_the_config_and_the_manifest():
     assert all(spec.tier.name == "demo" and spec.tier.max_train_seconds == 30.0 for spec in plan)
     method, config, env_config = harness.method_config(plan[0])
     assert (config.learning_rate, config.num_envs, config.rollout_length) == (1e-4, 8, 32)  # tier's rollout kept
-    env = types.SimpleNamespace(config=env_config)
+    env = types.SimpleNamespace(config=env_config, reference=types.SimpleNamespace(dt=1 / 30))
     manifest = harness._manifest(plan[0], method, config, env, env, Horizons(cycle_frames=60, long_frames=600), 2)
     assert manifest["device_count"] == 2  # the devices the batch was split over
+    assert manifest["control_dt"] == 1 / 30  # seconds per evaluation step, for the report's fall times
     assert manifest["config"]["method"]["learning_rate"] == 1e-4
     assert manifest["config"]["command_line"] == {"learning_rate": 1e-4, "num_envs": 8}
     assert manifest["config"]["tier"]["max_train_seconds"] == 30.0
@@ -153,9 +154,9 @@ def test_seed_zero_is_one_run():
 @pytest.mark.parametrize(
     "argv, expected",
     [(["--help"], ["run", "list", "fetch", "view", "report"]),
-     (["run", "--help"], ["--suite {smoke,deepmimic,amass,aist,swordshield}", "--tier {demo,smoke,quick,paper}",
+     (["run", "--help"], ["--suite {smoke,deepmimic,amass,aist,swordshield}", "--tier {demo,smoke,quick,long,paper}",
                           "--backend {spring,positional,generalized,mjx}", "--num-seeds", "--max-train-minutes",
-                          "--eval-every-samples", "--num-envs", "--set METHOD.FIELD=VALUE", "--verbose"]),
+                          "--eval-every-samples", "--num-envs", "--stop-after-minutes", "--set METHOD.FIELD=VALUE", "--verbose"]),
      (["list", "--help"], ["suites, methods, tiers"]),
      (["fetch", "--help"], ["--dest", "--force", "--source", "--accept-licence", "non-commercial"]),
      (["view", "--help"], ["RUN_DIR_OR_ROLLOUT", "--open"]),

@@ -91,3 +91,5 @@ def test_harness_applies_the_clip_settings(monkeypatch):
     assert env_config.random_start_range == 540
     quick = harness.RunSpec("deepmimic", clip_spec("cartwheel"), "diffmimic", 0, get_tier("quick"))
     assert harness.build(quick)[1].rollout_length == 32  # a tier's own rollout length wins
+    long = harness.build(harness.RunSpec("deepmimic", clip_spec("backflip"), "diffmimic", 0, get_tier("long")))[1]
+    assert (long.rollout_length, long.num_envs, long.replay_threshold) == (59, 128, 0.4)  # backflip_20s.yaml

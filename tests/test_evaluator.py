@@ -93,8 +93,8 @@ def test_evaluation_metrics_are_curve_columns():
 def test_horizons_per_tier_and_clip():
     walk = SimpleNamespace(cycle_frames=38, loop=True)
     one_shot = SimpleNamespace(cycle_frames=54, loop=False)
-    # DiffMimic's *_20s configs: ep_len_eval 600 (20 s at 30 Hz) in the quick and paper tiers; one cycle of the clip.
-    for name in ("quick", "paper"):
+    # DiffMimic's *_20s configs: ep_len_eval 600 (20 s at 30 Hz) in the quick, long and paper tiers; one cycle of the clip.
+    for name in ("quick", "long", "paper"):
         tier = TIERS[name]
         assert tier.long_eval_frames == 600 and tier.eval_frames is None
         horizons = evaluation_horizons(walk, tier.eval_frames, tier.long_eval_frames)

@@ -1,8 +1,10 @@
 """The harness and CLI end to end, with a tiny forward-only method so that each compile takes seconds."""
 
 import dataclasses
+import math
 import os
 import shutil
+import time
 
 import jax
 import jax.numpy as jnp
@@ -251,10 +253,55 @@ def test_truncated_results_are_redone_not_reported(tmp_path, finished):
     assert len(store.scan_runs(tmp_path)[0]) == 1
 
 
-def test_non_finite_update_marks_run_diverged(tmp_path):
-    summary = harness.run(spec("test_diverging"), tmp_path)
-    assert summary["status"] == "diverged" and "non-finite" in summary["reason"]
-    assert summary["total_samples"] == 16  # stopped at the second update
+def test_non_finite_updates_are_skipped_and_counted(tmp_path):
+    summary = harness.run(spec("test_diverging"), tmp_path)  # updates 2 and 3 report a non-finite gradient
+    assert summary["status"] == "complete" and summary["total_samples"] == 24
+    curve = store.load_run(spec("test_diverging").key.dir(tmp_path)).curve
+    fraction = curve["nonfinite_fraction"].tolist()
+    assert math.isnan(fraction[0]) and fraction[1:] == [0.0, 1.0, 1.0]  # the first row precedes every update
+    assert math.isnan(curve["loss"][2]) and math.isfinite(curve["loss"][1])  # a mean over finite updates only
+    # A skipped update keeps the state from before it: the policy evaluated after updates 2 and 3 is update 1's.
+    assert curve["pose_error_cycle"][3] == curve["pose_error_cycle"][2] == curve["pose_error_cycle"][1]
+
+
+def test_consecutive_non_finite_updates_mark_run_diverged(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "MAX_CONSECUTIVE_NONFINITE", 2)
+    longer = dataclasses.replace(spec("test_diverging"), tier=dataclasses.replace(TIER, max_samples=80))
+    summary = harness.run(longer, tmp_path)
+    assert summary["status"] == "diverged"
+    assert summary["reason"] == "non-finite loss or gradient at iteration 3 (2 updates in a row)"
+    assert summary["total_samples"] == 24  # stopped at the second non-finite update, not at the budget
+
+
+def test_deadline_checkpoints_and_the_next_call_continues(tmp_path):
+    """A run stopped at its deadline between two evaluations continues from that update: the curve is the one an
+    uninterrupted run records."""
+    sparse = dataclasses.replace(spec(), tier=dataclasses.replace(TIER, eval_every_samples=16))
+    uninterrupted = harness.run(sparse, tmp_path / "uninterrupted")
+    out = tmp_path / "chunked"
+    with pytest.raises(harness.RunPaused) as paused:
+        harness.run(sparse, out, deadline=time.monotonic())  # already past: stops after its first update
+    run_dir = sparse.key.dir(out)
+    assert paused.value.samples == 8 and str(run_dir) in str(paused.value)
+    assert store.load_run(run_dir).status == "incomplete" and (run_dir / harness.CHECKPOINT_FILE).exists()
+    progress = []
+    summary = harness.run(sparse, out, report=lambda p: progress.append(p.samples), deadline=time.monotonic() + 600)
+    assert progress == [16, 24]  # from the checkpoint at 8 samples, not from the last evaluation at 0
+    assert summary["status"] == "complete" and summary["iterations"] == uninterrupted["iterations"] == 3
+    chunked, whole = store.load_run(run_dir).curve, store.load_run(sparse.key.dir(tmp_path / "uninterrupted")).curve
+    assert list(chunked["samples"]) == list(whole["samples"]) == [0, 16, 24]
+    assert list(chunked["pose_error_cycle"]) == list(whole["pose_error_cycle"])
+
+
+def test_cli_stop_after_minutes_leaves_runs_for_the_next_call(tmp_path, capsys):
+    argv = ["--methods", "test_constant", "--tier", "smoke", "--out", str(tmp_path), "--no-report"]
+    assert cli([*argv, "--stop-after-minutes", "1e-6"]) == 3  # the deadline passed before the run could start
+    assert "1 of 1 runs not finished; run the same command again" in capsys.readouterr().out
+    assert cli([*argv, "--stop-after-minutes", "10"]) == 0
+    runs, problems = store.scan_runs(tmp_path)
+    assert [run.status for run in runs] == ["complete"] and not problems
+    assert cli([*argv, "--stop-after-minutes", "0"]) == 2
+    assert "--stop-after-minutes must be positive" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -268,7 +268,7 @@ def test_two_node_cluster_on_loopback_runs_the_suite(ray, tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert "ray: 4 runs on 2 node(s)" in done.stdout, done.stdout[-3000:]
         keys = [store.RunKey("smoke", "synthetic", method, seed) for method in ("test_constant", "test_diverging") for seed in (0, 1)]
-        assert_same_results(tmp_path / "in_process", out, keys)  # test_diverging stops, diverged, at its 2nd update
+        assert_same_results(tmp_path / "in_process", out, keys)  # test_diverging skips its non-finite updates
     finally:
         for process in nodes:  # the worker node first, then the head
             _stop(process)

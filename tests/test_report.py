@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.results_store import RunKey, scan_runs
+from benchmarks.results_store import Run, RunKey, scan_runs
 from report.build import NoRunsError, build_report
+from report.diagnostics import with_fall_seconds
 from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_threshold
 from report.tables import (
     ablation_table,
@@ -175,7 +176,8 @@ def test_build_report_writes_markdown_and_self_contained_html(tmp_path):
 
     paths = build_report(results)
     assert paths.markdown == results / "report" / "REPORT.md" and paths.html.name == "report.html"
-    assert len(paths.figures) == len(CLIPS) and all(p.stat().st_size > 10_000 for p in paths.figures)
+    # Per clip a learning-curve figure and a diagnostics figure.
+    assert len(paths.figures) == 2 * len(CLIPS) and all(p.stat().st_size > 10_000 for p in paths.figures)
 
     markdown = paths.markdown.read_text()
     page = paths.html.read_text()
@@ -183,8 +185,9 @@ def test_build_report_writes_markdown_and_self_contained_html(tmp_path):
                  "First fall, final policy (s)", "IQM final pose error",
                  "Samples ratio", "walk", "backflip", "Runs left out", "diffmimic_noreplay"):
         assert text in markdown and text in page, text
-    assert "](figures/curves_smoke_walk.png)" in markdown
-    assert page.count("data:image/png;base64,") == len(CLIPS)
+    assert "](figures/curves_smoke_walk.png)" in markdown and "](figures/diagnostics_smoke_walk.png)" in markdown
+    assert "## Training diagnostics" in markdown and "gradient norm before clipping" in markdown
+    assert page.count("data:image/png;base64,") == 2 * len(CLIPS)
     assert "http://" not in page and "https://" not in page
 
     # Both bad runs are listed, not averaged in: walk/ppo is left with one seed.
@@ -220,3 +223,14 @@ def test_cli_and_no_jax_import(tmp_path, results):
 
     empty = subprocess.run([sys.executable, "-m", "report", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True)
     assert empty.returncode == 2 and "no finished runs" in empty.stderr
+
+
+def test_fall_time_without_a_fall_is_the_whole_episode():
+    curve = pd.DataFrame({"first_fall_seconds": [1.5, math.nan]})
+    key = RunKey("smoke", "walk", "ppo", 0)
+    manifest = {"config": {"evaluation": {"cycle_frames": 38, "long_frames": 600}}, "control_dt": 0.05}
+    run = Run(key, Path("."), manifest, curve, None)
+    assert with_fall_seconds(run).curve["fall_seconds"].tolist() == [1.5, 30.0]  # 600 steps x 0.05 s
+    # Records from before manifests carried control_dt: 30 Hz; a clip that does not loop: its one cycle.
+    older = Run(key, Path("."), {"config": {"evaluation": {"cycle_frames": 54, "long_frames": None}}}, curve, None)
+    assert with_fall_seconds(older).curve["fall_seconds"].tolist() == [1.5, pytest.approx(54 / 30)]

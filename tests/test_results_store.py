@@ -84,6 +84,7 @@ def synthetic_curve(key: RunKey, n_evals: int = 20) -> list[dict]:
             "loss": pose_error * 0.02,
             "grad_norm": 10.0 + rng.random(),
             "replay_rate": 0.05 * math.exp(-samples / scale) if key.method == "diffmimic" else math.nan,
+            "nonfinite_fraction": 0.1 if (key.method, i) == ("diffmimic_noreplay", 3) else 0.0,
         })
     return rows
 
@@ -379,3 +380,18 @@ def test_schema_1_runs_load_resume_and_stay_sealed(tmp_path):
     _reseal(done.dir(tmp_path))
     with pytest.raises(CorruptRunError, match=r"missing columns \['pose_error', 'fall_rate'\] \(schema_version 1\)"):
         load_run(done.dir(tmp_path))
+
+
+def test_curve_without_a_late_column_reads_as_not_measured(tmp_path):
+    """Curves written before ``nonfinite_fraction`` existed (schema 2 all the same) still load: NaN, not measured."""
+    key = RunKey("smoke", "walk", "diffmimic", 0)
+    write_run(tmp_path, key, synthetic_curve(key, n_evals=3), status=None)  # incomplete: no hash seals the curve
+    path = key.dir(tmp_path) / results_store.CURVE_FILE
+    old = pd.read_csv(path).drop(columns=["nonfinite_fraction"])
+    old.to_csv(path, index=False)
+    curve = load_run(key.dir(tmp_path)).curve
+    assert list(curve.columns) == list(CURVE_COLUMNS) and curve["nonfinite_fraction"].isna().all()
+    assert curve["pose_error_cycle"].tolist() == pytest.approx(old["pose_error_cycle"].tolist())
+    # Resuming it rewrites the curve in today's columns.
+    writer = RunWriter.resume(tmp_path, key, up_to_samples=10**9)
+    assert "nonfinite_fraction" in path.read_text().splitlines()[0] and writer.n_evals == 3
