@@ -10,7 +10,8 @@ Measures, for each device count (1, and every local device: one XLA host device 
 - ``env``: steps/s of ``MimicEnv.step`` (PD mapping, body states, loss, reward, replay, observation on top), and
   ``env_over_raw`` (the issue's target: <= 1.1);
 - ``grad``: seconds of ``value_and_grad`` of the mean DiffMimic loss over that rollout, and ``grad_over_forward``
-  (target: <= 3);
+  (target: <= 3); ``grad_remat`` the same with each control step rematerialised (``jax.checkpoint``, DiffMimic's
+  ``remat_steps``), and ``remat_grad_over_forward``;
 - ``training``: each method's samples/s and seconds per update at the tier's settings, the update compiled as the
   harness compiles it (batch split with ``methods.parallel``), with its compile seconds.
 
@@ -88,14 +89,19 @@ def measure_env(env, batch: int, steps: int, repeats: int) -> dict:
 
         return jax.lax.scan(step, states, None, steps)[0].q
 
-    def env_rollout(action_bias, keys):
-        states = shard_batch(jax.vmap(env.reset)(keys))
+    def make_env_rollout(remat: bool):
+        def env_rollout(action_bias, keys):
+            states = shard_batch(jax.vmap(env.reset)(keys))
 
-        def step(states, _):
-            states = shard_batch(jax.vmap(env.step, in_axes=(0, None))(states, jnp.tanh(action_bias)))
-            return states, states.metrics["loss"]
+            def step(states, _):
+                states = shard_batch(jax.vmap(env.step, in_axes=(0, None))(states, jnp.tanh(action_bias)))
+                return states, states.metrics["loss"]
 
-        return jnp.mean(jax.lax.scan(step, states, None, steps)[1])
+            return jnp.mean(jax.lax.scan(jax.checkpoint(step) if remat else step, states, None, steps)[1])
+
+        return env_rollout
+
+    env_rollout = make_env_rollout(remat=False)
 
     bias = jnp.zeros(env.action_size)
     record, samples = {}, batch * steps
@@ -103,12 +109,14 @@ def measure_env(env, batch: int, steps: int, repeats: int) -> dict:
         ("raw", raw_rollout, (keys,)),
         ("env", env_rollout, (bias, keys)),
         ("grad", jax.value_and_grad(env_rollout), (bias, keys)),
+        ("grad_remat", jax.value_and_grad(make_env_rollout(remat=True)), (bias, keys)),
     ):
         compiled, compile_seconds = _compiled(fn, *args)
         seconds = _best_seconds(compiled, *args, repeats=repeats)
         record[name] = {"seconds": seconds, "steps_per_s": samples / seconds, "compile_s": compile_seconds}
     record["env_over_raw"] = record["raw"]["steps_per_s"] / record["env"]["steps_per_s"]
     record["grad_over_forward"] = record["grad"]["seconds"] / record["env"]["seconds"]
+    record["remat_grad_over_forward"] = record["grad_remat"]["seconds"] / record["env"]["seconds"]
     return record
 
 

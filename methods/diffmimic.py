@@ -95,6 +95,9 @@ class DiffMimicConfig:
     """Replay probability per step in `random` mode."""
     truncation_length: int = 0
     """Stop the gradient through the carried simulator state every k steps (0: backpropagate the whole rollout)."""
+    remat_steps: bool = False
+    """Recompute each control step's forward pass in the backward pass (``jax.checkpoint``) instead of storing its
+    intermediates: the same gradient, less memory, a different speed (``benchmarks.perf`` measures it)."""
 
 
 # Brax's NormalTanhDistribution: the smallest standard deviation of the pre-tanh Gaussian.
@@ -188,7 +191,8 @@ def update(state: DiffMimicState, key: jax.Array, *, env, config: DiffMimicConfi
                 next_state = jax.tree.map(lambda x: jnp.where(cut, jax.lax.stop_gradient(x), x), next_state)
             return next_state, (env_state.obs, next_state.metrics)
 
-        _, (observations, metrics) = jax.lax.scan(step, start_states, jnp.arange(config.rollout_length))
+        step_fn = jax.checkpoint(step) if config.remat_steps else step
+        _, (observations, metrics) = jax.lax.scan(step_fn, start_states, jnp.arange(config.rollout_length))
         return jnp.mean(metrics["loss"]), (observations, metrics)
 
     (loss, (observations, metrics)), grads = jax.value_and_grad(rollout_loss, has_aux=True)(state.params)
