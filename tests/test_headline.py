@@ -61,3 +61,12 @@ def test_readme_blocks_are_regenerated_from_their_results(tmp_path):
         rewrite_blocks(readme.replace("results/a", "results/empty"), tmp_path)
     with pytest.raises(HeadlineError, match="no headline blocks"):
         rewrite_blocks("no markers", tmp_path)
+
+
+def test_readme_headline_blocks_are_the_committed_records():
+    """Every headline table in README.md is what its committed run records give (regenerate with
+    ``python -m report.headline --readme`` after a new run)."""
+    from report.headline import REPO
+
+    readme = (REPO / "README.md").read_text()
+    assert rewrite_blocks(readme, REPO) == readme
