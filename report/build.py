@@ -101,6 +101,14 @@ def _md_cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table, header first, cells escaped."""
+    columns = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(map(_md_cell, columns)) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def render_markdown(blocks: Sequence[Block], out_dir: Path) -> str:
     parts = []
     for block in blocks:
@@ -109,10 +117,7 @@ def render_markdown(blocks: Sequence[Block], out_dir: Path) -> str:
         elif isinstance(block, Paragraph):
             parts.append(block.text)
         elif isinstance(block, Table):
-            columns = [str(c) for c in block.frame.columns]
-            lines = ["| " + " | ".join(map(_md_cell, columns)) + " |", "|" + "---|" * len(columns)]
-            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in block.frame.itertuples(index=False)]
-            parts.append("\n".join(lines))
+            parts.append(markdown_table(block.frame))
         elif isinstance(block, Figure):
             parts.append(f"![{block.caption}]({block.path.relative_to(out_dir).as_posix()})")
         elif isinstance(block, Gallery):

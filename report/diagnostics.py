@@ -13,7 +13,7 @@ import numpy as np
 import seaborn as sns
 
 from benchmarks.results_store import Run
-from report.plots import file_slug, method_palette, plot_seed_panel
+from report.plots import add_figure_legend, per_clip_figures, plot_seed_panel
 
 # Clips recorded before manifests carried their control step: every shipped clip of those records ran at 30 Hz.
 DEFAULT_CONTROL_DT = 1 / 30
@@ -56,13 +56,7 @@ def plot_diagnostics(runs: Sequence[Run], path: Path, palette: dict[str, tuple],
             axis.set_yscale("log")
         axis.set_ylabel(label)
         axis.set_xlabel("training samples, log scale" if axis.get_xscale() == "log" else "training samples")
-    handles = {}
-    for axis in axes.ravel():
-        for handle, label in zip(*axis.get_legend_handles_labels()):
-            handles.setdefault(label, handle)
-    if handles:
-        figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles),
-                      fontsize="small")
+    add_figure_legend(figure, axes)
     figure.suptitle(f"{title}: training diagnostics per evaluation (mean over seeds, band = min–max)")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -72,11 +66,4 @@ def plot_diagnostics(runs: Sequence[Run], path: Path, palette: dict[str, tuple],
 
 def plot_all_diagnostics(runs: Sequence[Run], figures_dir: str | Path) -> list[tuple[str, str, Path]]:
     """One PNG per (suite, clip); returns (suite, clip, path) in suite and clip order."""
-    figures_dir = Path(figures_dir)
-    palette = method_palette([run.key.method for run in runs])
-    written = []
-    for suite, clip in sorted({(run.key.suite, run.key.clip) for run in runs}):
-        clip_runs = [run for run in runs if (run.key.suite, run.key.clip) == (suite, clip)]
-        path = figures_dir / f"diagnostics_{file_slug(suite)}_{file_slug(clip)}.png"
-        written.append((suite, clip, plot_diagnostics(clip_runs, path, palette, f"{suite} / {clip}")))
-    return written
+    return per_clip_figures(runs, figures_dir, "diagnostics", plot_diagnostics)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.results_store import scan_runs
+from report.build import markdown_table
 from report.metrics import bootstrap_ratio_ci
 from report.tables import (
     HORIZON_LABELS,
@@ -95,10 +96,7 @@ def render(results_dir: Path) -> str:
         raise HeadlineError(str(error)) from None
     if not runs:
         raise HeadlineError(f"{results_dir}: no finished runs")
-    table = headline_table(per_run_table(runs))
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return markdown_table(headline_table(per_run_table(runs))) + "\n"
 
 
 def rewrite_blocks(readme: str, root: Path) -> str:

@@ -111,11 +111,7 @@ def plot_clip(runs: Sequence[Run], path: Path, palette: dict[str, tuple], title:
             axis.set_xlabel(f"{x_label}, log scale" if axis.get_xscale() == "log" else x_label)
         axes[row, 0].set_ylabel(f"pose error, {HORIZON_LABELS[horizon]} (m)")
     axes[0, 0].set_ylim(0, _y_top(runs))
-    handles = {}
-    for axis in axes.ravel():
-        for handle, label in zip(*axis.get_legend_handles_labels()):
-            handles.setdefault(label, handle)
-    figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles), fontsize="small")
+    add_figure_legend(figure, axes)
     figure.suptitle(f"{title}: mean over seeds, band = min–max, faint lines = seeds")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
@@ -123,17 +119,34 @@ def plot_clip(runs: Sequence[Run], path: Path, palette: dict[str, tuple], title:
     return path
 
 
-def file_slug(text: str) -> str:
+def add_figure_legend(figure, axes) -> None:
+    """One legend below the figure with every label drawn in any of ``axes``, each once."""
+    handles = {}
+    for axis in axes.ravel():
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles),
+                      fontsize="small")
+
+
+def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
-def plot_learning_curves(runs: Sequence[Run], figures_dir: str | Path) -> list[tuple[str, str, Path]]:
-    """One PNG per (suite, clip); returns (suite, clip, path) in suite and clip order."""
+def per_clip_figures(runs: Sequence[Run], figures_dir: str | Path, prefix: str, plot) -> list[tuple[str, str, Path]]:
+    """``plot(clip_runs, path, palette, title)`` once per (suite, clip) into ``figures_dir/<prefix>_<suite>_<clip>.png``,
+    every figure with the same method colours; returns (suite, clip, path) in suite and clip order."""
     figures_dir = Path(figures_dir)
     palette = method_palette([run.key.method for run in runs])
     written = []
     for suite, clip in sorted({(run.key.suite, run.key.clip) for run in runs}):
         clip_runs = [run for run in runs if (run.key.suite, run.key.clip) == (suite, clip)]
-        path = figures_dir / f"curves_{file_slug(suite)}_{file_slug(clip)}.png"
-        written.append((suite, clip, plot_clip(clip_runs, path, palette, f"{suite} / {clip}")))
+        path = figures_dir / f"{prefix}_{_slug(suite)}_{_slug(clip)}.png"
+        written.append((suite, clip, plot(clip_runs, path, palette, f"{suite} / {clip}")))
     return written
+
+
+def plot_learning_curves(runs: Sequence[Run], figures_dir: str | Path) -> list[tuple[str, str, Path]]:
+    """One PNG per (suite, clip); returns (suite, clip, path) in suite and clip order."""
+    return per_clip_figures(runs, figures_dir, "curves", plot_clip)
