@@ -33,6 +33,7 @@ SUBCOMMANDS = ("run", "list", "fetch", "view", "report")
 # Shown as the choices in --help without importing JAX; tests/test_cli.py checks them against the registries.
 SUITE_CHOICES = ("smoke", "deepmimic", "amass", "aist", "swordshield")
 BACKEND_CHOICES = ("spring", "positional", "generalized", "mjx")
+TORQUE_LIMIT_CHOICES = ("none", "character")
 
 
 def _choices(names) -> str:
@@ -59,6 +60,9 @@ class RunArgs:
     """Budget tier (default: `demo`, the 5-minute main job, for the smoke suite, else `quick`); see `list`."""
     backend: Annotated[str, tyro.conf.arg(metavar=_choices(BACKEND_CHOICES))] = "spring"
     """Brax physics backend."""
+    torque_limits: Annotated[str, tyro.conf.arg(metavar=_choices(TORQUE_LIMIT_CHOICES))] = "none"
+    """PD torques: `none` unclipped (DiffMimic's controller, the default), `character` clipped to the character's own
+    limits (humanoid3d: DeepMimic's `TorqueLim`, 50-200 N m; FIDELITY.md section 3)."""
     data_dir: str | None = None
     """DeepMimic data folder (default: $MIMICBENCH_DATA, else the cache filled by `fetch`); DiffMimic's clips are read
     from $MIMICBENCH_DIFFMIMIC_DATA, else the cache filled by `fetch --source diffmimic`."""
@@ -227,6 +231,7 @@ def make_plan(args: RunArgs):
         num_envs=args.num_envs,
         settings=parse_set(args.set),
         devices=args.devices,
+        torque_limits=args.torque_limits,
     )
     return plan_runs(request)
 
@@ -237,7 +242,7 @@ def _describe(plan, args: RunArgs) -> str:
         f" or {tier.max_train_seconds:.0f} s of training" if tier.max_train_seconds is not None else "")
     settings = sorted({f"{spec.method}.{name}={value}" for spec in plan for name, value in spec.config_overrides})
     return (f"{len(plan)} runs: suite={args.suite} tier={tier.name} ({budget} per run, evaluation every "
-            f"{tier.eval_every_samples:,} samples) backend={args.backend} out={args.out}"
+            f"{tier.eval_every_samples:,} samples) backend={args.backend} torque_limits={args.torque_limits} out={args.out}"
             + (f"\nsettings: {', '.join(settings)}" if settings else ""))
 
 

@@ -63,6 +63,9 @@ class RunSpec:
     devices: int | None = None
     """Devices to split the training batch over (None: every local device, capped by the method's ``max_devices``
     config field where it has one); results do not depend on it beyond float rounding."""
+    torque_limits: str = envs.MimicConfig.torque_limits
+    """``envs.MimicConfig.torque_limits``: `none` (DiffMimic's unclipped PD torques) or `character` (the character's
+    own limits: DeepMimic's on humanoid3d)."""
 
     @property
     def key(self) -> store.RunKey:
@@ -103,6 +106,7 @@ def method_config(spec: RunSpec):
         fall_contact_bodies=spec.clip.fall_contact_bodies,
         random_start_range=spec.clip.random_start_range,
         observation=spec.clip.observation,
+        torque_limits=spec.torque_limits,
     )
     env_config = method.env_config(config, base)
     check_compatible(method, env_config.backend)

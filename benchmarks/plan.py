@@ -39,6 +39,7 @@ class PlanRequest:
     num_envs: int | None = None
     settings: Sequence[ConfigOverride] = ()
     devices: int | None = None
+    torque_limits: str = envs.MimicConfig.torque_limits
 
 
 def default_tier(suite: str) -> str:
@@ -50,6 +51,9 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
     """Every run of the request, validated; raises the first problem found (one line naming it)."""
     if request.backend not in envs.BACKENDS:
         raise ValueError(f"unknown backend '{request.backend}': valid backends are {', '.join(envs.BACKENDS)}")
+    if request.torque_limits not in envs.TORQUE_LIMITS:
+        raise ValueError(f"unknown --torque-limits '{request.torque_limits}': expected one of "
+                         f"{', '.join(envs.TORQUE_LIMITS)}")
     tier: Tier = override_tier(get_tier(request.tier), **request.budgets)
     clips = resolve_suite(request.suite, list(request.clips) if request.clips else None)
     methods = list(dict.fromkeys(request.methods))
@@ -79,10 +83,10 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
         values.update(config_overrides(method_name, method.config_cls, request.settings))
         settings[method_name] = tuple(sorted(values.items()))
         _check_method(RunSpec(request.suite, clips[0], method_name, 0, tier, request.backend, request.data_dir,
-                              config_overrides=settings[method_name]))
+                              config_overrides=settings[method_name], torque_limits=request.torque_limits))
     return [
         RunSpec(request.suite, clip, method_name, seed, tier, request.backend, request.data_dir, request.record_every,
-                settings[method_name], request.devices)
+                settings[method_name], request.devices, request.torque_limits)
         for clip in clips
         for method_name in methods
         for seed in request.seeds

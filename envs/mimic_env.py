@@ -30,13 +30,14 @@ from brax.envs.base import PipelineEnv, State
 from envs.actions import ACTION_MAPPINGS, pd_targets
 from envs.clip_settings import clip_settings
 from envs.losses import LossWeights, diffmimic_bodies, global_position_error, pose_error, state_matching_loss
-from envs.model import INERTIA_MODELS, CharacterModel, body_states, with_inertia
+from envs.model import INERTIA_MODELS, CharacterModel, body_states, with_inertia, without_torque_limits
 from envs.motion import ReferenceMotion
 from envs.observations import OBSERVATION_TYPES, observe
 from envs.rewards import RewardWeights, centre_of_mass_velocity, cycle_root_offset, deepmimic_reward, shift_reference
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 REPLAY_MODES = ("none", "threshold", "random")
+TORQUE_LIMITS = ("none", "character")
 # Signed distance (metres) below which a geom touches the floor: bodies resting on the floor measured -0.0004..0 on
 # spring and -0.019..+0.0002 on generalized (soft contacts), so a centimetre counts a resting body, nothing in the air.
 FALL_CONTACT_DISTANCE = 0.01
@@ -57,6 +58,10 @@ class MimicConfig:
     inertia: Literal["unit", "geometric"] = "unit"
     """Link rotational inertia on every backend: `unit` = diag(1, 1, 1) kg m^2 (DiffMimic's system config), `geometric`
     = from the collision shapes and masses (DeepMimic/Bullet)."""
+    torque_limits: Literal["none", "character"] = "none"
+    """`none`: unclipped PD torques, as DiffMimic's controller applies them; `character`: the character's actuator
+    force limits (humanoid3d: DeepMimic's `TorqueLim`, 50-200 N m; smpl and swordshield have none). DeepMimic's
+    limits kept DiffMimic from learning backflip here (FIDELITY.md section 3)."""
     action_mapping: Literal["diffmimic", "deepmimic", "range"] = "diffmimic"
     """Action -> PD target (envs.actions): `diffmimic` action x 1.2 pi, `deepmimic` DeepMimic's offset/scale,
     `range` mid-range + half-range x action."""
@@ -98,6 +103,8 @@ class MimicConfig:
             raise EnvConfigError(f"unknown inertia '{self.inertia}': expected one of {INERTIA_MODELS}")
         if self.action_mapping not in ACTION_MAPPINGS:
             raise EnvConfigError(f"unknown action_mapping '{self.action_mapping}': expected one of {ACTION_MAPPINGS}")
+        if self.torque_limits not in TORQUE_LIMITS:
+            raise EnvConfigError(f"unknown torque_limits '{self.torque_limits}': expected one of {TORQUE_LIMITS}")
         if self.random_start_range is not None and self.random_start_range < 0:
             raise EnvConfigError(f"random_start_range must be >= 0, got {self.random_start_range}")
 
@@ -151,6 +158,8 @@ class MimicEnv(PipelineEnv):
                 f"steps need {needed} (build it with envs.make_env or a larger num_frames)"
             )
         sys = with_inertia(model.sys.tree_replace({"opt.timestep": reference.dt / config.substeps}), config.inertia)
+        if config.torque_limits == "none":
+            sys = without_torque_limits(sys)
         sys = _pd_damping_for_backend(sys, config.backend)
         super().__init__(sys=sys, backend=config.backend, n_frames=config.substeps)
         self.model = model

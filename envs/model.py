@@ -194,3 +194,16 @@ def with_inertia(sys: base.System, inertia: str) -> base.System:
     unit_link = jnp.tile(jnp.eye(3), (sys.num_links(), 1, 1))
     unit_body = jnp.asarray(sys.body_inertia).at[1:].set(1.0)  # body 0 is the world
     return sys.tree_replace({"link.inertia.i": unit_link, "body_inertia": unit_body})
+
+
+def without_torque_limits(sys: base.System) -> base.System:
+    """Removes every actuator's force limit on every backend (Brax's ``actuator.force_range``, MuJoCo's
+    ``actuator_forcelimited``): DiffMimic's PD controller applies Kp * error - Kd * velocity unclipped."""
+    unbounded = jnp.tile(jnp.array([-jnp.inf, jnp.inf]), (sys.nu, 1))
+    return sys.tree_replace(
+        {
+            "actuator.force_range": unbounded,
+            "actuator_forcerange": np.asarray(unbounded),
+            "actuator_forcelimited": np.zeros_like(np.asarray(sys.actuator_forcelimited)),
+        }
+    )

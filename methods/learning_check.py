@@ -55,21 +55,28 @@ class Args:
     seed: int = 0
     override: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """Config override ``field=value`` (a Python literal) on top of the small-budget preset; repeat for more."""
+    env_override: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """Environment override ``field=value`` of ``envs.MimicConfig`` (e.g. ``torque_limits=none``,
+    ``random_start_range=24``), applied to both the training and the evaluation env."""
     log_every: int = 10
     """Print training metrics every this many updates."""
     eval_every: int = 0
     """Also evaluate every this many updates (0: only before and after); evaluation time is not training time."""
 
 
-def _overrides(args: Args) -> dict:
-    overrides = dict(SMALL_CONFIG.get(args.method, {}))
-    for item in args.override:
+def _parse_overrides(items: tuple[str, ...]) -> dict:
+    overrides = {}
+    for item in items:
         name, _, text = item.partition("=")
         try:
             overrides[name] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
             overrides[name] = text
     return overrides
+
+
+def _overrides(args: Args) -> dict:
+    return {**SMALL_CONFIG.get(args.method, {}), **_parse_overrides(args.override)}
 
 
 def make_evaluator(method, env, steps: int):
@@ -92,7 +99,7 @@ def make_evaluator(method, env, steps: int):
 def build_envs(args: Args, method, config) -> tuple[envs.MimicEnv, envs.MimicEnv]:
     """The training env (the method's settings) and the evaluation env: the same settings, evaluated as the harness
     evaluates (from frame 0, no replay, no early termination), on one shared reference."""
-    base = envs.MimicConfig(backend=args.backend, episode_length=args.eval_steps)
+    base = envs.MimicConfig(backend=args.backend, episode_length=args.eval_steps, **_parse_overrides(args.env_override))
     train_config = method.env_config(config, base)
     # From train_config, not base: the method's own settings, its action mapping above all (PPO's is DeepMimic's).
     eval_config = dataclasses.replace(

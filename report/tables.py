@@ -309,20 +309,25 @@ def _commit_cell(manifest: dict) -> str:
     return commit[:10] + (" (dirty)" if manifest.get("git_dirty") else "")
 
 
+def _torque_limits_cell(manifest: dict) -> str:
+    # Runs recorded before the option existed clipped every PD torque to the character's limits.
+    return str(manifest.get("config", {}).get("env", {}).get("torque_limits", "character"))
+
+
 def environment_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """Distinct (device, backend, versions, XLA flags, commit) combinations found in the manifests, with counts."""
+    """Distinct (device, backend, torque limits, versions, XLA flags, commit) combinations found in the manifests, with counts."""
     combos: Counter = Counter()
     methods: dict[tuple, set] = {}
     for run in runs:
         m = run.manifest
         combo = (
-            str(m.get("device", "?")), str(m.get("backend", "?")), str(m.get("tier", "?")),
+            str(m.get("device", "?")), str(m.get("backend", "?")), _torque_limits_cell(m), str(m.get("tier", "?")),
             _packages_cell(m.get("package_versions")), m.get("xla_flags") or "(none)", _commit_cell(m),
             str(m.get("python", "?")),
         )
         combos[combo] += 1
         methods.setdefault(combo, set()).add(run.key.method)
-    columns = ["Device", "Backend", "Tier", "Packages", "XLA flags", "Git commit", "Python"]
+    columns = ["Device", "Backend", "Torque limits", "Tier", "Packages", "XLA flags", "Git commit", "Python"]
     rows = [dict(zip(columns, combo), Methods=", ".join(sort_methods(methods[combo])), Runs=count)
             for combo, count in combos.items()]
     return pd.DataFrame(rows, columns=[*columns, "Methods", "Runs"])

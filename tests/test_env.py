@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import brax.actuator
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -119,6 +120,25 @@ def test_inertia_option_is_the_same_on_every_backend(env, backend):
     np.testing.assert_allclose(unit.body_inertia[1:], 1.0)
     assert float(geometric.link.inertia.i[0, 0, 0]) < 0.1  # a 6 kg sphere of radius 0.09 m: 0.019 kg m^2
     assert float(unit.spring_inertia_scale) == float(geometric.spring_inertia_scale) == 0.0
+
+
+@pytest.mark.parametrize("backend", ["spring", "mjx"])
+def test_torque_limits_option_clips_or_frees_the_pd_torque(env, backend):
+    """chest_z: Kp 1000 N m/rad, DeepMimic's TorqueLim 200 N m; a 1 rad target error asks 1000 N m (q = qd = 0)."""
+    def chest_torque(limits):
+        config = dataclasses.replace(env.config, backend=backend, torque_limits=limits)
+        sys = envs.MimicEnv(env.model, env.reference, config).sys
+        act = jnp.zeros(sys.nu).at[0].set(1.0)  # actuator 0 is chest_z
+        tau = brax.actuator.to_tau(sys, act, jnp.zeros(sys.q_size()), jnp.zeros(sys.qd_size()))
+        return float(tau[sys.actuator.qd_id[0]]), sys
+
+    limited, limited_sys = chest_torque("character")
+    free, free_sys = chest_torque("none")
+    assert limited == pytest.approx(200.0) and free == pytest.approx(1000.0)
+    assert bool(np.all(np.asarray(limited_sys.actuator_forcelimited)))
+    assert not np.any(np.asarray(free_sys.actuator_forcelimited)) and np.all(np.isinf(free_sys.actuator.force_range))
+    with pytest.raises(EnvConfigError, match="torque_limits"):
+        dataclasses.replace(env.config, torque_limits="loose").validate()
 
 
 def test_threshold_replay_restores_the_reference_state(env):

@@ -77,7 +77,9 @@ def assert_same_results(runs):
     one, two = runs[1], runs[2]
     assert (one.manifest["device_count"], two.manifest["device_count"]) == (1, 2)
     assert list(one.curve["samples"]) == list(two.curve["samples"]) == [0, 64, 128, 192]
-    np.testing.assert_allclose(one.curve[EVALUATION_COLUMNS], two.curve[EVALUATION_COLUMNS], rtol=1e-4, atol=1e-6)
+    # float32 sums in another order, amplified by a 32-step contact rollout: measured up to 1.3e-4 relative (20 s pose
+    # error, unclipped torques); a wrong reduction over devices (a sum for a mean) moves the update by a factor of 2.
+    np.testing.assert_allclose(one.curve[EVALUATION_COLUMNS], two.curve[EVALUATION_COLUMNS], rtol=5e-4, atol=1e-6)
     np.testing.assert_allclose(one.curve["loss"].iloc[1:], two.curve["loss"].iloc[1:], rtol=1e-4)
 
 

@@ -234,3 +234,14 @@ def test_fall_time_without_a_fall_is_the_whole_episode():
     # Records from before manifests carried control_dt: 30 Hz; a clip that does not loop: its one cycle.
     older = Run(key, Path("."), {"config": {"evaluation": {"cycle_frames": 54, "long_frames": None}}}, curve, None)
     assert with_fall_seconds(older).curve["fall_seconds"].tolist() == [1.5, pytest.approx(54 / 30)]
+
+
+def test_environment_table_names_the_torque_limits_of_each_run():
+    from report.tables import environment_table
+
+    curve = pd.DataFrame({"samples": [0]})
+    unclipped = Run(RunKey("smoke", "walk", "ppo", 0), Path("."), {"config": {"env": {"torque_limits": "none"}}}, curve, None)
+    # Records from before the option existed ran with the character's limits.
+    older = Run(RunKey("smoke", "walk", "ppo", 1), Path("."), {"config": {"env": {}}}, curve, None)
+    table = environment_table([unclipped, older])
+    assert sorted(table["Torque limits"]) == ["character", "none"] and table["Runs"].tolist() == [1, 1]
