@@ -203,7 +203,7 @@ def without_torque_limits(sys: base.System) -> base.System:
     return sys.tree_replace(
         {
             "actuator.force_range": unbounded,
-            "actuator_forcerange": np.asarray(unbounded),
+            "actuator_forcerange": unbounded,
             "actuator_forcelimited": np.zeros_like(np.asarray(sys.actuator_forcelimited)),
         }
     )

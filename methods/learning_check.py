@@ -56,8 +56,9 @@ class Args:
     override: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """Config override ``field=value`` (a Python literal) on top of the small-budget preset; repeat for more."""
     env_override: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
-    """Environment override ``field=value`` of ``envs.MimicConfig`` (e.g. ``torque_limits=none``,
-    ``random_start_range=24``), applied to both the training and the evaluation env."""
+    """Environment override ``field=value`` of ``envs.MimicConfig`` (e.g. ``torque_limits=character``,
+    ``random_start_range=24``) for both envs; not ``backend`` or ``episode_length`` (options of their own), and the
+    fields the method sets itself (replay, random start, early termination, its action mapping) keep the method's."""
     log_every: int = 10
     """Print training metrics every this many updates."""
     eval_every: int = 0

@@ -326,3 +326,10 @@ def test_cli_lists_suites_and_methods(capsys):
     listing = capsys.readouterr().out
     for name in ("smoke", "deepmimic", "diffmimic", "diffmimic_noreplay", "ppo", "quick"):
         assert name in listing
+
+
+def test_settings_saved_before_the_torque_limits_option_mean_the_character_limits():
+    saved = {"env": {"backend": "spring"}, "method": {"num_envs": 4}}  # an interrupted run from before the option
+    same = {"env": {"backend": "spring", "torque_limits": "character"}, "method": {"num_envs": 4}}
+    assert harness._changed_settings(saved, same) == []  # it resumes under the limits it started with
+    assert harness._changed_settings(saved, {**same, "env": {"backend": "spring", "torque_limits": "none"}}) == ["env"]
