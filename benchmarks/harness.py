@@ -209,8 +209,8 @@ def _changed_settings(saved: dict, current: dict) -> list[str]:
     JSON the manifest stores (tuples and lists alike)."""
     as_json = lambda config: json.loads(json.dumps(config))  # noqa: E731
     saved, current = as_json(saved), as_json(current)
-    if isinstance(saved.get("env"), dict):  # saved before the option existed: the character's limits applied
-        saved["env"].setdefault("torque_limits", "character")
+    if isinstance(saved.get("env"), dict):  # saved before the option existed: the limits it ran with
+        saved["env"]["torque_limits"] = store.recorded_torque_limits(saved["env"])
     return sorted(name for name in set(saved) | set(current) if saved.get(name) != current.get(name))
 
 

@@ -79,6 +79,15 @@ LEGACY_CURVE_COLUMNS = (
     "samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds",
     "pose_error", "fall_rate", "loss", "grad_norm", "replay_rate",
 )
+# Runs recorded before the env config had `torque_limits` clipped every PD torque to the character's limits.
+TORQUE_LIMITS_BEFORE_OPTION = "character"
+
+
+def recorded_torque_limits(env_config: dict) -> str:
+    """The ``torque_limits`` a manifest's env config ran with, records from before the option included."""
+    return str(env_config.get("torque_limits", TORQUE_LIMITS_BEFORE_OPTION))
+
+
 LEGACY_RENAMES = {"pose_error": "pose_error_cycle", "fall_rate": "fall_rate_cycle", "final_pose_error": "final_pose_error_cycle"}
 MONOTONE_COLUMNS = ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds")
 

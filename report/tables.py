@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from benchmarks.results_store import Run
+from benchmarks.results_store import Run, recorded_torque_limits
 from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_threshold
 
 QUALITY_BAR = 0.15  # metres; the DiffMimic paper's bar for a clip counted as mimicked
@@ -309,11 +309,6 @@ def _commit_cell(manifest: dict) -> str:
     return commit[:10] + (" (dirty)" if manifest.get("git_dirty") else "")
 
 
-def _torque_limits_cell(manifest: dict) -> str:
-    # Runs recorded before the option existed clipped every PD torque to the character's limits.
-    return str(manifest.get("config", {}).get("env", {}).get("torque_limits", "character"))
-
-
 def environment_table(runs: Sequence[Run]) -> pd.DataFrame:
     """Distinct (device, backend, torque limits, versions, XLA flags, commit) combinations found in the manifests, with counts."""
     combos: Counter = Counter()
@@ -321,7 +316,8 @@ def environment_table(runs: Sequence[Run]) -> pd.DataFrame:
     for run in runs:
         m = run.manifest
         combo = (
-            str(m.get("device", "?")), str(m.get("backend", "?")), _torque_limits_cell(m), str(m.get("tier", "?")),
+            str(m.get("device", "?")), str(m.get("backend", "?")),
+            recorded_torque_limits(m.get("config", {}).get("env", {})), str(m.get("tier", "?")),
             _packages_cell(m.get("package_versions")), m.get("xla_flags") or "(none)", _commit_cell(m),
             str(m.get("python", "?")),
         )
