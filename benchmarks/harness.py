@@ -125,9 +125,25 @@ def build(spec: RunSpec):
     return method, config, env
 
 
+# Checkpoint payload format 2: the state's leaves by their pytree path, so that any pytree is saved (mjx's
+# ``Data`` in PPO's carried env states is not a flax struct, and flax's state dict cannot serialise it). Files
+# without the field are format 1, flax's state dict, still read.
+CHECKPOINT_FORMAT = 2
+
+
 def _write_checkpoint(run_dir: Path, state: Any, counters: dict) -> None:
-    payload = serialization.msgpack_serialize({"state": serialization.to_state_dict(state), "counters": counters})
+    leaves = {jax.tree_util.keystr(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(state)}
+    payload = serialization.msgpack_serialize({"format": CHECKPOINT_FORMAT, "state": leaves, "counters": counters})
     store.write_bytes_atomic(run_dir / CHECKPOINT_FILE, payload)
+
+
+def _state_from_leaves(template: Any, leaves: dict) -> Any:
+    paths, treedef = jax.tree_util.tree_flatten_with_path(template)
+    missing = [jax.tree_util.keystr(path) for path, _ in paths if jax.tree_util.keystr(path) not in leaves]
+    if missing or len(leaves) != len(paths):
+        raise ValueError(f"the saved state has {len(leaves)} arrays, this run's {len(paths)}"
+                         + (f"; {missing[0]} is not saved" if missing else ""))
+    return jax.tree_util.tree_unflatten(treedef, [leaves[jax.tree_util.keystr(path)] for path, _ in paths])
 
 
 class CheckpointError(ValueError):
@@ -148,7 +164,10 @@ def _read_checkpoint(run_dir: Path, template: Any) -> tuple[Any, dict] | None:
         return None
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
-        state = serialization.from_state_dict(template, payload["state"])
+        if payload.get("format") == CHECKPOINT_FORMAT:
+            state = _state_from_leaves(template, payload["state"])
+        else:
+            state = serialization.from_state_dict(template, payload["state"])
         counters = {name: payload["counters"][name] for name in COUNTER_NAMES}
     except Exception as error:  # noqa: BLE001 (msgpack, flax and a bad payload raise many kinds)
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {error})") from error

@@ -9,7 +9,7 @@ import time
 import jax
 import jax.numpy as jnp
 import pytest
-from flax import struct
+from flax import serialization, struct
 
 import methods
 from benchmarks import harness
@@ -241,6 +241,37 @@ def test_checkpoint_round_trips_the_state(tmp_path):
     assert restored_counters == counters
     assert restored.action.tolist() == [0.0, 1.0, 2.0, 3.0] and int(restored.iteration) == 7
     assert harness._read_checkpoint(tmp_path / "nothing", template) is None
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass
+class PlainPytree:
+    """A pytree flax's state dict does not know (as mjx's ``Data`` in PPO's carried env states)."""
+    qpos: jax.Array
+
+
+COUNTERS = {"samples": 8, "iteration": 1, "train_seconds": 0.5, "compile_seconds": 1.0, "eval_seconds": 0.0}
+
+
+def test_checkpoint_saves_any_pytree(tmp_path):
+    state = {"env": PlainPytree(qpos=jnp.arange(3.0)), "steps": jnp.asarray(5, jnp.int32)}
+    harness._write_checkpoint(tmp_path, state, COUNTERS)
+    template = {"env": PlainPytree(qpos=jnp.zeros(3)), "steps": jnp.zeros((), jnp.int32)}
+    restored, counters = harness._read_checkpoint(tmp_path, template)
+    assert restored["env"].qpos.tolist() == [0.0, 1.0, 2.0] and int(restored["steps"]) == 5 and counters == COUNTERS
+    other = {"env": PlainPytree(qpos=jnp.zeros(3)), "steps": jnp.zeros((), jnp.int32), "extra": jnp.zeros(2)}
+    with pytest.raises(harness.CheckpointError, match=r"the saved state has 2 arrays, this run's 3; \['extra'\]"):
+        harness._read_checkpoint(tmp_path, other)
+
+
+def test_checkpoint_of_the_older_format_is_still_read(tmp_path):
+    """Checkpoints written before the format field hold flax's state dict; an interrupted run still resumes."""
+    state = ConstantState(action=jnp.arange(2.0), iteration=jnp.asarray(3, jnp.int32))
+    payload = serialization.msgpack_serialize({"state": serialization.to_state_dict(state), "counters": COUNTERS})
+    (tmp_path / harness.CHECKPOINT_FILE).write_bytes(payload)
+    template = ConstantState(action=jnp.zeros(2), iteration=jnp.zeros((), jnp.int32))
+    restored, counters = harness._read_checkpoint(tmp_path, template)
+    assert restored.action.tolist() == [0.0, 1.0] and int(restored.iteration) == 3 and counters == COUNTERS
 
 
 def test_truncated_results_are_redone_not_reported(tmp_path, finished):
