@@ -2,12 +2,16 @@
 
     python -m benchmarks.perf_table              # print the table from results/perf/*.json
     python -m benchmarks.perf_table --readme     # write it into README.md between its perf-table markers
+
+Records of ``python -m benchmarks.side_by_side`` (results/perf/side_by_side/*.json) add a table of this checkout's
+training speed against an older commit's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +32,36 @@ def load_records(folder: Path) -> list[dict]:
             raise PerfRecordError(f"{path}: not a benchmarks.perf record ({type(error).__name__}: {error})") from error
         records.append(record)
     return records
+
+
+def load_side_by_side(folder: Path) -> list[dict]:
+    records = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            record["machine"]["name"], record["old"]["commit"], record["runs"], record["speedup"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise PerfRecordError(f"{path}: not a benchmarks.side_by_side record ({type(error).__name__}: {error})"
+                                  ) from error
+        records.append(record)
+    return records
+
+
+def render_side_by_side(records: list[dict]) -> str:
+    """Markdown: a row per (machine, method): the old and new commits' samples/s (median of the runs) and the ratio."""
+    rows = ["| machine | clip, tier | method | old commit samples/s | this code samples/s | speed-up (>= 1.8) |",
+            "|---|---|---|---|---|---|"]
+    for record in records:
+        settings = record["settings"]
+        for method, speedup in sorted(record["speedup"].items()):
+            rates = {commit: sorted(run["samples_per_s"] for run in record["runs"]
+                                    if run["method"] == method and run["commit"] == commit) for commit in ("old", "new")}
+            cells = [f"{_rate(statistics.median(values))} ({', '.join(_rate(v) for v in values)})"
+                     for values in rates.values()]
+            rows.append(f"| {record['machine']['name']} | {settings['clip']}, {settings['tier']} | {method} "
+                        f"| {cells[0]} at {record['old']['commit'][:7]} | {cells[1]} at {record['new']['commit'][:7]} "
+                        f"| {speedup:.2f}x |")
+    return "\n".join(rows) + "\n"
 
 
 def _rate(value: float) -> str:
@@ -57,6 +91,13 @@ def render(records: list[dict]) -> str:
     return "\n".join(env_rows) + "\n\n" + "\n".join(train_rows) + "\n"
 
 
+def readme_table(folder: Path) -> str:
+    """The README's tables: the perf records', then the side-by-side records' where there are any."""
+    table = render(load_records(folder))
+    side_by_side = load_side_by_side(folder / "side_by_side")
+    return table + ("\n" + render_side_by_side(side_by_side) if side_by_side else "")
+
+
 def with_table(readme: str, table: str, path: Path) -> str:
     if BEGIN not in readme or END not in readme:
         raise PerfRecordError(f"{path}: no perf-table markers ({BEGIN} ... {END})")
@@ -69,7 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--results", type=Path, default=REPO / "results" / "perf")
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = parser.parse_args(argv)
-    table = render(load_records(args.results))
+    table = readme_table(args.results)
     if args.readme:
         path = REPO / "README.md"
         path.write_text(with_table(path.read_text(), table, path))
