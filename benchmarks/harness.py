@@ -139,11 +139,12 @@ def _write_checkpoint(run_dir: Path, state: Any, counters: dict) -> None:
 
 def _state_from_leaves(template: Any, leaves: dict) -> Any:
     paths, treedef = jax.tree_util.tree_flatten_with_path(template)
-    missing = [jax.tree_util.keystr(path) for path, _ in paths if jax.tree_util.keystr(path) not in leaves]
-    if missing or len(leaves) != len(paths):
-        raise ValueError(f"the saved state has {len(leaves)} arrays, this run's {len(paths)}"
+    keys = [jax.tree_util.keystr(path) for path, _ in paths]
+    missing = [key for key in keys if key not in leaves]
+    if missing or len(leaves) != len(keys):
+        raise ValueError(f"the saved state has {len(leaves)} arrays, this run's {len(keys)}"
                          + (f"; {missing[0]} is not saved" if missing else ""))
-    return jax.tree_util.tree_unflatten(treedef, [leaves[jax.tree_util.keystr(path)] for path, _ in paths])
+    return jax.tree_util.tree_unflatten(treedef, [leaves[key] for key in keys])
 
 
 class CheckpointError(ValueError):

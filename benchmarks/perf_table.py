@@ -14,6 +14,8 @@ import json
 import statistics
 from pathlib import Path
 
+from benchmarks.side_by_side import rates_by_commit
+
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- perf-table:begin (python -m benchmarks.perf_table --readme) -->", "<!-- perf-table:end -->"
 
@@ -54,10 +56,8 @@ def render_side_by_side(records: list[dict]) -> str:
     for record in records:
         settings = record["settings"]
         for method, speedup in sorted(record["speedup"].items()):
-            rates = {commit: sorted(run["samples_per_s"] for run in record["runs"]
-                                    if run["method"] == method and run["commit"] == commit) for commit in ("old", "new")}
             cells = [f"{_rate(statistics.median(values))} ({', '.join(_rate(v) for v in values)})"
-                     for values in rates.values()]
+                     for values in rates_by_commit(record["runs"], method).values()]
             rows.append(f"| {record['machine']['name']} | {settings['clip']}, {settings['tier']} | {method} "
                         f"| {cells[0]} at {record['old']['commit'][:7]} | {cells[1]} at {record['new']['commit'][:7]} "
                         f"| {speedup:.2f}x |")

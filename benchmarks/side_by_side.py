@@ -69,14 +69,18 @@ def read_rate(curve: Path) -> dict:
             "compile_seconds": compile_seconds}
 
 
+def rates_by_commit(runs: list[dict], method: str) -> dict[str, list[float]]:
+    """``method``'s samples/s of each run, sorted, for the old and the new commit."""
+    return {commit: sorted(run["samples_per_s"] for run in runs if run["method"] == method and run["commit"] == commit)
+            for commit in ("old", "new")}
+
+
 def speedups(runs: list[dict]) -> dict[str, float]:
     """Per method: the median new samples/s over the median old samples/s."""
     result = {}
     for method in sorted({run["method"] for run in runs}):
-        rate = {commit: statistics.median(run["samples_per_s"] for run in runs
-                                          if run["method"] == method and run["commit"] == commit)
-                for commit in ("old", "new")}
-        result[method] = rate["new"] / rate["old"]
+        rates = rates_by_commit(runs, method)
+        result[method] = statistics.median(rates["new"]) / statistics.median(rates["old"])
     return result
 
 
@@ -134,7 +138,7 @@ def main(argv=None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{record['machine']['name']}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"speed-up (new/old samples/s): " + ", ".join(f"{m} {s:.2f}x" for m, s in record["speedup"].items()))
+    print("speed-up (new/old samples/s): " + ", ".join(f"{m} {s:.2f}x" for m, s in record["speedup"].items()))
     print(f"wrote {path}")
 
 
