@@ -16,6 +16,14 @@ so a fraction of the one episode) and DiffMimic's height-based fall (the fractio
 outside [0.2, 1.7] m, as DiffMimic's ``eval/episode_fall``); over the whole episode, the time of the first
 contact fall in seconds (NaN when none). Evaluation steps are not training samples.
 
+A simulation can diverge: with DiffMimic's unclipped PD torques, a fallen character's joints can be torn apart and
+its state run off to 1e9 m or NaN (seen on backflip in the long tier). A mean over such a step is not a pose error,
+so from the first step whose pose error is non-finite or above ``DIVERGENCE_FACTOR`` times the largest error an
+intact character can have (``intact_error_bound``: every body as far from its reference as two root-to-body chains
+of the character are long), the episode is scored as a failure: each remaining step gets that intact bound as its
+error (worse than any fallen but intact character can do) and counts as a contact and a height fall;
+``diverged_seconds`` records when it happened (NaN when it did not).
+
 DiffMimic's release (``agent_diffmimic.train``, ``deterministic_eval=False``) evaluates its *stochastic* policy on
 32 environments and averages. Ours is one deterministic episode: a noise-free measuring rod (the same policy
 always gets the same number, so a curve moves only when the policy does) at 1/32 of the cost; a stochastic,
@@ -25,15 +33,20 @@ multi-episode option can be added behind a switch later.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import envs
 from benchmarks.results_store import EVALUATION_COLUMNS
 
 DIFFMIMIC_FALL_HEIGHT = (0.2, 1.7)  # metres: DiffMimic's eval fall flag, pelvis height outside this range
+# A step is diverged above this multiple of the intact bound: a spring-backend joint stretches a little, a diverged
+# simulation by orders of magnitude, so the factor only needs to keep clear of the first.
+DIVERGENCE_FACTOR = 2.0
 # What one evaluation returns: the results store's evaluation columns, by name.
 EVALUATION_METRICS = EVALUATION_COLUMNS
 
@@ -102,16 +115,40 @@ def pelvis_out_of_range(height: jax.Array) -> jax.Array:
     return ((height < low) | (height > high)).astype(jnp.float32)
 
 
-def summarise_episode(pose_error, contact_fall, pelvis_height, horizons: Horizons, dt: float) -> dict[str, jax.Array]:
+def intact_error_bound(body_pos: np.ndarray, body_parent: np.ndarray) -> float:
+    """The largest pose error (metres) a character with intact joints can have: twice its longest root-to-body
+    chain, measured on one pose of its bodies (``body_pos`` [B, 3], world; ``body_parent`` [B], -1 at the root).
+
+    Each body's root-relative position is at most its chain length from the root, for the simulated character and
+    the reference alike, so no body's error can exceed twice the longest chain.
+    """
+    body_pos = np.asarray(body_pos, np.float64)
+    body_parent = np.asarray(body_parent)
+    chain = np.zeros(len(body_parent))
+    for body in range(len(body_parent)):  # walk up to the root; characters have a few dozen bodies
+        node = body
+        while body_parent[node] >= 0:
+            chain[body] += np.linalg.norm(body_pos[node] - body_pos[body_parent[node]])
+            node = body_parent[node]
+    return float(2.0 * chain.max())
+
+
+def summarise_episode(pose_error, contact_fall, pelvis_height, horizons: Horizons, dt: float,
+                      error_bound: float = math.inf) -> dict[str, jax.Array]:
     """Per-step traces of one evaluation episode (step k at index k-1, time k * dt) -> EVALUATION_METRICS.
 
-    Pure (jnp on arrays of length ``horizons.episode_frames``), so it is tested on hand-made traces.
+    ``error_bound`` is the character's ``intact_error_bound``: from the first step with a non-finite pose error or one
+    above ``DIVERGENCE_FACTOR`` times it, the simulation has diverged and every step scores ``error_bound`` and a fall
+    (module docstring). Pure (jnp on arrays of length ``horizons.episode_frames``), so it is tested on hand-made traces.
     """
     pose_error = jnp.asarray(pose_error, jnp.float32)
-    contact_fall = jnp.asarray(contact_fall, jnp.float32)
-    height_fall = pelvis_out_of_range(jnp.asarray(pelvis_height, jnp.float32))
     if pose_error.shape[0] < horizons.episode_frames:
         raise EvaluationError(f"{pose_error.shape[0]} steps recorded for horizons of {horizons.episode_frames}")
+    exploded = ~jnp.isfinite(pose_error) | (pose_error > DIVERGENCE_FACTOR * error_bound)
+    diverged = jnp.cumsum(exploded) > 0  # once diverged, never back
+    pose_error = jnp.where(diverged, jnp.float32(error_bound), pose_error)
+    contact_fall = jnp.where(diverged, 1.0, jnp.asarray(contact_fall, jnp.float32))
+    height_fall = jnp.where(diverged, 1.0, pelvis_out_of_range(jnp.asarray(pelvis_height, jnp.float32)))
     result = {}
     for name, frames in (("cycle", horizons.cycle_frames), ("20s", horizons.long_frames)):
         if frames is None:
@@ -121,9 +158,14 @@ def summarise_episode(pose_error, contact_fall, pelvis_height, horizons: Horizon
         result[f"pose_error_{name}"] = pose_error[:frames].mean()
         result[f"fall_rate_{name}"] = contact_fall[:frames].max()
         result[f"height_fall_{name}"] = height_fall[:frames].mean()
-    fell = contact_fall[: horizons.episode_frames] > 0.5
-    result["first_fall_seconds"] = jnp.where(fell.any(), (jnp.argmax(fell) + 1) * dt, jnp.nan).astype(jnp.float32)
+    result["first_fall_seconds"] = _first_time(contact_fall[: horizons.episode_frames] > 0.5, dt)
+    result["diverged_seconds"] = _first_time(diverged[: horizons.episode_frames], dt)
     return result
+
+
+def _first_time(flags: jax.Array, dt: float) -> jax.Array:
+    """Seconds at the end of the first flagged step (step k at index k-1), NaN when none is flagged."""
+    return jnp.where(flags.any(), (jnp.argmax(flags) + 1) * dt, jnp.nan).astype(jnp.float32)
 
 
 def make_evaluate(env: envs.MimicEnv, policy_of: Callable, horizons: Horizons):
@@ -131,6 +173,7 @@ def make_evaluate(env: envs.MimicEnv, policy_of: Callable, horizons: Horizons):
     check_evaluation_config(env.config, horizons)
     dt = float(env.reference.dt)
     root_link = int(env.model.body_link[0])
+    error_bound = intact_error_bound(np.asarray(env.reference.bodies.pos[0]), env.model.body_parent)
 
     def evaluate(method_state, key):
         act = policy_of(method_state)
@@ -141,6 +184,6 @@ def make_evaluate(env: envs.MimicEnv, policy_of: Callable, horizons: Horizons):
             return state, (state.metrics["pose_error"], state.metrics["fall"], pelvis_height)
 
         _, traces = jax.lax.scan(step, env.reset(key), None, horizons.episode_frames)
-        return summarise_episode(*traces, horizons, dt)
+        return summarise_episode(*traces, horizons, dt, error_bound)
 
     return evaluate

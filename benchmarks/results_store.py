@@ -51,7 +51,8 @@ INCOMPLETE = "incomplete"
 # (one clip cycle) and `20s` (600 control steps, the cyclic clip extended; NaN for a clip that does not loop).
 # pose_error_* are in metres (the headline metric, see DESIGN.md); fall_rate_* is the env's contact fall (1 if the
 # episode fell within the horizon); height_fall_* is DiffMimic's fall flag (fraction of steps with the pelvis
-# outside [0.2, 1.7] m); first_fall_seconds is the time of the first contact fall (NaN: none). The optional
+# outside [0.2, 1.7] m); first_fall_seconds is the time of the first contact fall (NaN: none); diverged_seconds the
+# time the simulation diverged (NaN: it did not; from then on the episode is scored as a failure). The optional
 # columns may be NaN where a method has no such quantity (PPO has no replay, an evaluation-only row has no loss).
 INT_COLUMNS = ("samples", "iteration")
 HORIZONS = ("cycle", "20s")
@@ -64,13 +65,14 @@ EVALUATION_COLUMNS = (
     "height_fall_cycle",
     "height_fall_20s",
     "first_fall_seconds",
+    "diverged_seconds",
 )
 # Training diagnostics, each over the updates since the previous evaluation: mean loss and mean raw gradient norm
 # (before clipping) of the finite updates, mean replay rate, and the fraction of updates whose loss or gradient was
 # non-finite (skipped: the harness keeps the state from before them).
 TRAINING_COLUMNS = ("loss", "grad_norm", "replay_rate", "nonfinite_fraction")
 # Columns added to schema 2 after its first files were written: read as NaN (not measured) where a file lacks them.
-LATE_COLUMNS = ("nonfinite_fraction",)
+LATE_COLUMNS = ("nonfinite_fraction", "diverged_seconds")
 CURVE_COLUMNS = ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds", *EVALUATION_COLUMNS,
                  *TRAINING_COLUMNS)
 OPTIONAL_CURVE_COLUMNS = (*EVALUATION_COLUMNS[2:], *TRAINING_COLUMNS)

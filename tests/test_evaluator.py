@@ -21,6 +21,7 @@ from benchmarks.evaluator import (
     Horizons,
     check_evaluation_config,
     evaluation_env,
+    intact_error_bound,
     evaluation_horizons,
     make_evaluate,
     pelvis_out_of_range,
@@ -78,6 +79,40 @@ def test_aggregation_edge_cases():
         summarise_episode([0.1, 0.3], [0, 0], [0.9, 0.9], Horizons(3, 2), DT)
     with pytest.raises(EvaluationError, match="positive"):
         Horizons(0, 600)
+
+
+def test_intact_error_bound_hand_computed():
+    # Root at the origin; body 1 0.5 m above it; body 2 0.3 m beyond body 1 (chain 0.8 m); body 3 0.4 m beside the
+    # root (chain 0.4 m). The longest chain is 0.8 m, so no intact pose can be more than 1.6 m from another.
+    pos = np.array([[0, 0, 1.0], [0, 0, 1.5], [0.3, 0, 1.5], [0, 0.4, 1.0]])
+    assert intact_error_bound(pos, np.array([-1, 0, 1, 0])) == pytest.approx(1.6)
+    # Parents may come after their children in the body order.
+    assert intact_error_bound(pos[[2, 1, 0, 3]], np.array([1, 2, -1, 2])) == pytest.approx(1.6)
+
+
+def test_diverged_simulation_scores_as_a_failure_from_the_first_exploded_step():
+    # Bound 1.0 m, so above 2.0 m (DIVERGENCE_FACTOR) a step has diverged. Step 3 explodes (9e9 m); step 4 comes back
+    # to 0.2 m numerically, but a torn-apart character stays diverged: steps 3-5 score 1.0 m and a fall.
+    result = summarise_episode(
+        pose_error=[0.1, 0.3, 9e9, 0.2, float("nan")],
+        contact_fall=[0, 0, 0, 0, 0],
+        pelvis_height=[0.9] * 5,
+        horizons=Horizons(cycle_frames=2, long_frames=5),
+        dt=DT,
+        error_bound=1.0,
+    )
+    assert float(result["pose_error_cycle"]) == pytest.approx(0.2)  # before the divergence: unchanged
+    assert float(result["pose_error_20s"]) == pytest.approx((0.1 + 0.3 + 3 * 1.0) / 5)
+    assert float(result["fall_rate_cycle"]) == 0.0 and float(result["fall_rate_20s"]) == 1.0
+    assert float(result["height_fall_20s"]) == pytest.approx(3 / 5)
+    assert float(result["first_fall_seconds"]) == pytest.approx(3 / 30)
+    assert float(result["diverged_seconds"]) == pytest.approx(3 / 30)
+    # An error up to the factor times the bound (a stretched spring joint) is not a divergence; NaN always is,
+    # even without a bound.
+    stretched = summarise_episode([0.5, 1.9], [0, 0], [0.9, 0.9], Horizons(2, 2), DT, error_bound=1.0)
+    assert float(stretched["pose_error_cycle"]) == pytest.approx(1.2) and math.isnan(float(stretched["diverged_seconds"]))
+    unbounded = summarise_episode([0.5, float("nan")], [0, 0], [0.9, 0.9], Horizons(2, 2), DT)
+    assert float(unbounded["diverged_seconds"]) == pytest.approx(2 / 30) and float(unbounded["fall_rate_cycle"]) == 1.0
 
 
 def test_diffmimic_height_fall_flag():

@@ -81,6 +81,7 @@ def synthetic_curve(key: RunKey, n_evals: int = 20) -> list[dict]:
             "height_fall_cycle": 0.0,
             "height_fall_20s": (20.0 - first_fall) / 20.0 if fell else 0.0,
             "first_fall_seconds": first_fall if fell else math.nan,
+            "diverged_seconds": 4.0 if (key.method, i) == ("ppo", 1) else math.nan,
             "loss": pose_error * 0.02,
             "grad_norm": 10.0 + rng.random(),
             "replay_rate": 0.05 * math.exp(-samples / scale) if key.method == "diffmimic" else math.nan,
@@ -388,7 +389,7 @@ def test_curve_without_a_late_column_reads_as_not_measured(tmp_path):
     write_run(tmp_path, key, synthetic_curve(key, n_evals=3), status=None)  # incomplete: no hash seals the curve
     path = key.dir(tmp_path) / results_store.CURVE_FILE
     old = pd.read_csv(path).drop(columns=["nonfinite_fraction"])
-    old.to_csv(path, index=False)
+    old.to_csv(path, index=False, na_rep="nan")  # as the writer spells NaN
     curve = load_run(key.dir(tmp_path)).curve
     assert list(curve.columns) == list(CURVE_COLUMNS) and curve["nonfinite_fraction"].isna().all()
     assert curve["pose_error_cycle"].tolist() == pytest.approx(old["pose_error_cycle"].tolist())
