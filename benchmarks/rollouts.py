@@ -3,7 +3,8 @@
 The episode is the evaluator's (``benchmarks.evaluator.make_evaluate``): reset, then ``frames`` steps of
 ``act(obs, key)`` with the same key, so the recorded pose errors average to the numbers in the run's curve when
 the harness passes its evaluation env (frame 0 start, no replay, no early termination) and the episode length:
-frames 1..cycle to ``pose_error_cycle``, frames 1..long to ``pose_error_20s``. Up to floating point:
+frames 1..cycle to ``pose_error_cycle``, frames 1..long to ``pose_error_20s`` (unless the simulation diverged:
+the evaluator then scores the steps from there as failures, see :mod:`benchmarks.evaluator`). Up to floating point:
 here the policy's parameters are constants of the compiled program, there they are arguments, and contacts can
 grow that rounding difference to a few tenths of a percent of the pose error (seen: 0.2357 m vs 0.2362 m for a
 smoke-tier DiffMimic run; identical for the zero policy and for a smoke PPO run). The file format lives in the
