@@ -25,6 +25,19 @@ def time_to_threshold(curve: pd.DataFrame, threshold: float, x: str = "samples",
     return float(curve[x].to_numpy()[np.argmax(reached)])
 
 
+def time_to_hold(curve: pd.DataFrame, threshold: float, x: str = "samples", column: str = "pose_error_20s") -> float:
+    """The first ``x`` from which every evaluation to the end of the curve has the pose error in ``column``
+    ``<= threshold``: when the run reached the bar for good rather than touched it. NaN if the last evaluation is
+    above it (or unmeasured); an unmeasured (NaN) evaluation in between breaks the hold like one above the bar.
+    """
+    held = curve[column].to_numpy(dtype=float) <= threshold  # NaN compares False
+    if held.size == 0 or not held[-1]:
+        return math.nan
+    above = np.flatnonzero(~held)
+    start = above[-1] + 1 if above.size else 0
+    return float(curve[x].to_numpy()[start])
+
+
 def iqm(values: Sequence[float] | np.ndarray, axis: int | None = None) -> float | np.ndarray:
     """Interquartile mean: the mean of the middle 50% (robust to an outlier seed, Agarwal et al. 2021).
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.results_store import Run, recorded_torque_limits
-from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_threshold
+from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_hold, time_to_threshold
 
 QUALITY_BAR = 0.15  # metres; the DiffMimic paper's bar for a clip counted as mimicked
 THRESHOLDS = (0.15, 0.10)
@@ -33,6 +33,11 @@ KEY_COLUMNS = ["suite", "clip", "method"]
 
 def reach_column(x: str, threshold: float, horizon: str) -> str:
     return f"{x}_to_{threshold:.2f}_{horizon}"
+
+
+def hold_column(x: str, threshold: float, horizon: str) -> str:
+    """The per-run column of ``report.metrics.time_to_hold``: from when on the run stayed at or below the bar."""
+    return f"{x}_to_hold_{threshold:.2f}_{horizon}"
 
 
 def pose_column(horizon: str) -> str:
@@ -53,7 +58,8 @@ def sort_methods(methods: Iterable[str]) -> list[str]:
 
 def per_run_table(runs: Sequence[Run], thresholds: Sequence[float] = THRESHOLDS) -> pd.DataFrame:
     """One row per run: key, status, totals, and per horizon: whether it was measured, the final and best pose
-    error, samples/train seconds to each threshold; the final evaluation's first fall (seconds, NaN: none)."""
+    error, samples/train seconds to reach each threshold and to hold it (to the run's end); the final evaluation's
+    first fall (seconds, NaN: none)."""
     rows = []
     for run in runs:
         row = {
@@ -76,6 +82,8 @@ def per_run_table(runs: Sequence[Run], thresholds: Sequence[float] = THRESHOLDS)
             for threshold in thresholds:
                 for x in ("samples", "train_seconds"):
                     row[reach_column(x, threshold, horizon)] = time_to_threshold(
+                        run.curve, threshold, x=x, column=pose_column(horizon))
+                    row[hold_column(x, threshold, horizon)] = time_to_hold(
                         run.curve, threshold, x=x, column=pose_column(horizon))
         # Schema 1 records (one horizon) did not record falls over time.
         row["measured_first_fall"] = run.manifest.get("schema_version", 1) >= 2 and len(run.curve) > 0
@@ -142,8 +150,8 @@ class SeedMetric:
 
 
 def seed_metrics(thresholds: Sequence[float] = THRESHOLDS) -> list[SeedMetric]:
-    """Per horizon (20 s first): samples and train time to each threshold, final and best pose error; then the
-    final evaluation's first fall."""
+    """Per horizon (20 s first): samples and train time to each threshold, samples to hold it, final and best pose
+    error; then the final evaluation's first fall."""
     metrics = []
     for horizon in HORIZONS:
         name, measured = HORIZON_LABELS[horizon], f"measured_{horizon}"
@@ -151,6 +159,8 @@ def seed_metrics(thresholds: Sequence[float] = THRESHOLDS) -> list[SeedMetric]:
                                "not reached", measured) for t in thresholds]
         metrics += [SeedMetric(reach_column("train_seconds", t, horizon), f"Train time to {t:.2f} m ({name})",
                                "seconds", "not reached", measured) for t in thresholds]
+        metrics += [SeedMetric(hold_column("samples", t, horizon), f"Samples to hold {t:.2f} m ({name})", "samples",
+                               "not held", measured) for t in thresholds]
         metrics.append(SeedMetric(f"final_pose_error_{horizon}", f"Final pose error, {name} (m)", "metres", "n/a", measured))
         metrics.append(SeedMetric(f"best_pose_error_{horizon}", f"Best pose error, {name} (m)", "metres", "n/a", measured))
     metrics.append(SeedMetric("first_fall_seconds", "First fall, final policy (s)", "seconds", "no fall",
@@ -184,7 +194,7 @@ def _seeds_cell(n_seeds: int, n_diverged: int) -> str:
 def main_table(per_run: pd.DataFrame, thresholds: Sequence[float] = (QUALITY_BAR,),
                methods: Sequence[str] | None = None) -> pd.DataFrame:
     """Display table, one row per (suite, clip, method): seeds, then per horizon (20 s first) samples and train
-    time to each threshold, final and best pose error, then the final policy's first fall; each as mean [95% CI]
+    time to each threshold, samples to hold it, final and best pose error, then the final policy's first fall; each as mean [95% CI]
     over seeds."""
     if methods is not None:
         per_run = per_run[per_run["method"].isin(methods)]

@@ -45,7 +45,23 @@ def test_headline_rows_by_hand(tmp_path):
     assert cycle.loc["ppo", "final pose error (m)"] == "0.100"
     assert cycle.loc["ppo_deepmimic", "samples to 0.15 m"] == "not reached (0/2 seeds)"
     assert cycle.loc["ppo_deepmimic", "samples / diffmimic's"] == "—"  # shown, never dropped
+    assert cycle.loc["diffmimic", "samples to hold 0.15 m"] == "200 (2/2 seeds)"  # stays below once there
+    assert cycle.loc["ppo_deepmimic", "samples to hold 0.15 m"] == "not held (0/2 seeds)"
     assert table.loc[("20 s", "ppo"), "samples to 0.15 m"] == "not reached (0/2 seeds)"
+
+
+def test_hold_is_not_a_touch(tmp_path):
+    # Cycle error 0.1 m at 100 samples, back to 0.5 m at 200, then 0.1 m from 300 to the end: reached at 100,
+    # held from 300. A second seed touches the bar at 100 and ends above it: reached, not held.
+    rows = curve(300)
+    rows[1]["pose_error_cycle"] = 0.1
+    write_run(tmp_path, RunKey("deepmimic", "walk", "diffmimic", 0), rows)
+    touched = curve(None)
+    touched[1]["pose_error_cycle"] = 0.1
+    write_run(tmp_path, RunKey("deepmimic", "walk", "diffmimic", 1), touched)
+    row = headline_table(per_run_table(scan_runs(tmp_path)[0])).set_index(["horizon", "method"]).loc[("cycle", "diffmimic")]
+    assert row["samples to 0.15 m"] == "100 (2/2 seeds)"
+    assert row["samples to hold 0.15 m"] == "300 (1/2 seeds)"
 
 
 def test_readme_blocks_are_regenerated_from_their_results(tmp_path):

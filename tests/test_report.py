@@ -14,7 +14,7 @@ import pytest
 from benchmarks.results_store import Run, RunKey, scan_runs
 from report.build import NoRunsError, build_report
 from report.diagnostics import with_fall_seconds
-from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_threshold
+from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_hold, time_to_threshold
 from report.tables import (
     ablation_table,
     aggregate_table,
@@ -54,6 +54,23 @@ def test_time_to_threshold_hand_computed():
     assert math.isnan(time_to_threshold(curve, 0.05))
     assert math.isnan(time_to_threshold(curve.iloc[:0], 0.15))
     assert math.isnan(time_to_threshold(curve.assign(pose_error_20s=np.nan), 0.15))  # not measured
+
+
+def test_time_to_hold_hand_computed():
+    curve = pd.DataFrame({
+        "samples": [0, 100, 200, 300, 400, 500],
+        "train_seconds": [0.0, 1.5, 3.0, 4.5, 6.0, 7.5],
+        "pose_error_20s": [0.30, 0.12, 0.16, 0.15, 0.10, 0.14],
+        "pose_error_cycle": [0.10, 0.12, np.nan, 0.05, 0.05, 0.05],
+    })
+    # 20 s: first reached at 100, but 0.16 at 200 breaks it; at or below 0.15 from 300 to the end.
+    assert time_to_threshold(curve, 0.15) == 100 and time_to_hold(curve, 0.15) == 300
+    assert time_to_hold(curve, 0.15, x="train_seconds") == 4.5
+    assert math.isnan(time_to_hold(curve, 0.12))  # the last evaluation (0.14) is above: not held
+    assert time_to_hold(curve, 0.30) == 0  # never above
+    assert time_to_hold(curve, 0.12, column="pose_error_cycle") == 300  # an unmeasured evaluation breaks the hold
+    assert math.isnan(time_to_hold(curve.iloc[:0], 0.15))
+    assert math.isnan(time_to_hold(curve.assign(pose_error_20s=np.nan), 0.15))
 
 
 def test_bootstrap_ci_hand_computed():
@@ -97,9 +114,10 @@ def test_tables_from_synthetic_runs(results):
     table = main_table(per_run)
     assert list(table.columns) == [
         "Clip", "Method", "Seeds",
-        "Samples to 0.15 m (20 s)", "Train time to 0.15 m (20 s)", "Final pose error, 20 s (m)", "Best pose error, 20 s (m)",
-        "Samples to 0.15 m (cycle)", "Train time to 0.15 m (cycle)", "Final pose error, cycle (m)",
-        "Best pose error, cycle (m)", "First fall, final policy (s)",
+        "Samples to 0.15 m (20 s)", "Train time to 0.15 m (20 s)", "Samples to hold 0.15 m (20 s)",
+        "Final pose error, 20 s (m)", "Best pose error, 20 s (m)",
+        "Samples to 0.15 m (cycle)", "Train time to 0.15 m (cycle)", "Samples to hold 0.15 m (cycle)",
+        "Final pose error, cycle (m)", "Best pose error, cycle (m)", "First fall, final policy (s)",
     ]
     assert len(table) == len(CLIPS) * len(METHODS)
     cell = table.set_index(["Clip", "Method"])
@@ -108,8 +126,11 @@ def test_tables_from_synthetic_runs(results):
     # error 0.05 + (0.55 + |noise|) exp(-s / 200k) from s <= 200k ln(0.57 / 0.1) = 348k: the evaluation at 360k.
     assert cell.loc[("walk", "diffmimic"), "Samples to 0.15 m (20 s)"] == "630k [630k, 630k]"
     assert cell.loc[("walk", "diffmimic"), "Samples to 0.15 m (cycle)"] == "360k [360k, 360k]"
+    # The 20 s error falls monotonically, so it holds the bar from where it reached it.
+    assert cell.loc[("walk", "diffmimic"), "Samples to hold 0.15 m (20 s)"] == "630k [630k, 630k]"
     # PPO's backflip: 20 s floor 0.14 m needs s = 6M ln(0.58 / 0.01) = 24.4M > 19M: never; the cycle one at 12M.
     assert cell.loc[("backflip", "ppo"), "Samples to 0.15 m (20 s)"] == "not reached (0/2 seeds)"
+    assert cell.loc[("backflip", "ppo"), "Samples to hold 0.15 m (20 s)"] == "not held (0/2 seeds)"
     assert cell.loc[("backflip", "ppo"), "Samples to 0.15 m (cycle)"] == "12M [12M, 12M]"
     assert "[" in cell.loc[("walk", "diffmimic"), "Final pose error, 20 s (m)"]
     # The final policies no longer fall (they stop falling after 2 x scale samples).
