@@ -90,6 +90,15 @@ def recorded_torque_limits(env_config: dict) -> str:
     return str(env_config.get("torque_limits", TORQUE_LIMITS_BEFORE_OPTION))
 
 
+# Runs recorded before the env config had `fall_contact_distance` counted a fall body within 1 cm of the floor as a fall.
+FALL_CONTACT_DISTANCE_BEFORE_OPTION = 0.01
+
+
+def recorded_fall_contact_distance(env_config: dict) -> float:
+    """The ``fall_contact_distance`` (metres) a manifest's env config ran with, records from before the option included."""
+    return float(env_config.get("fall_contact_distance", FALL_CONTACT_DISTANCE_BEFORE_OPTION))
+
+
 LEGACY_RENAMES = {"pose_error": "pose_error_cycle", "fall_rate": "fall_rate_cycle", "final_pose_error": "final_pose_error_cycle"}
 MONOTONE_COLUMNS = ("samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds")
 

@@ -7,7 +7,7 @@ and puts DiffMimic's differentiable state-matching loss, the pose error, fall an
 
 A fall is DeepMimic's: a ground contact of one of the clip's fall-contact bodies (``--fall_contact_bodies``, per clip in
 :mod:`envs.clip_settings`), found with Brax's collision detection (``brax.contact.get``, MuJoCo's narrow phase) on the
-state after the step, the same way on every backend.
+state after the step, the same way on every backend, within DeepMimic's 1 mm (``fall_contact_distance``).
 
 Demonstration Replay (DiffMimic): after a step, if the mean world body-position error exceeds
 ``replay_threshold`` (``threshold`` mode) or with probability ``replay_rate`` (``random`` mode), the simulated
@@ -38,9 +38,6 @@ from envs.rewards import RewardWeights, centre_of_mass_velocity, cycle_root_offs
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 REPLAY_MODES = ("none", "threshold", "random")
 TORQUE_LIMITS = ("none", "character")
-# Signed distance (metres) below which a geom touches the floor: bodies resting on the floor measured -0.0004..0 on
-# spring and -0.019..+0.0002 on generalized (soft contacts), so a centimetre counts a resting body, nothing in the air.
-FALL_CONTACT_DISTANCE = 0.01
 
 
 class EnvConfigError(ValueError):
@@ -69,6 +66,10 @@ class MimicConfig:
     """Bodies whose ground contact is a fall (DeepMimic's `--fall_contact_bodies`); None: on humanoid3d the clip's list
     from envs.clip_settings (every body but the ankles unless the clip says otherwise), on another character its own
     list (its metadata's `fall_contact`)."""
+    fall_contact_distance: float = 0.001
+    """Metres of signed geom-floor distance at or below which a fall body touches the floor: DeepMimic's
+    `cContactManager` counts a Bullet contact point at distance <= 0.001 x world scale (1 mm). Bodies resting on
+    the floor measured -0.0004..0 m on spring and -0.019..+0.0002 m on generalized (soft contacts)."""
     observation: Literal["state", "target"] = "state"
     """`state`: DiffMimic's observation; `target`: also the next reference frame."""
     loss_weights: LossWeights = LossWeights()
@@ -105,6 +106,8 @@ class MimicConfig:
             raise EnvConfigError(f"unknown action_mapping '{self.action_mapping}': expected one of {ACTION_MAPPINGS}")
         if self.torque_limits not in TORQUE_LIMITS:
             raise EnvConfigError(f"unknown torque_limits '{self.torque_limits}': expected one of {TORQUE_LIMITS}")
+        if not np.isfinite(self.fall_contact_distance):
+            raise EnvConfigError(f"fall_contact_distance must be finite, got {self.fall_contact_distance}")
         if self.random_start_range is not None and self.random_start_range < 0:
             raise EnvConfigError(f"random_start_range must be >= 0, got {self.random_start_range}")
 
@@ -288,4 +291,4 @@ class MimicEnv(PipelineEnv):
         if not self._fall_geom.any():
             return jnp.zeros((), bool)
         contact = brax_contact.get(self._fall_sys, x)  # fall-body / floor pairs only
-        return jnp.any(contact.dist < FALL_CONTACT_DISTANCE)
+        return jnp.any(contact.dist <= self.config.fall_contact_distance)

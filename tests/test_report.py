@@ -266,3 +266,8 @@ def test_environment_table_names_the_torque_limits_of_each_run():
     older = Run(RunKey("smoke", "walk", "ppo", 1), Path("."), {"config": {"env": {}}}, curve, None)
     table = environment_table([unclipped, older])
     assert sorted(table["Torque limits"]) == ["character", "none"] and table["Runs"].tolist() == [1, 1]
+    # Records from before the fall contact distance was an option counted a fall body within 1 cm of the floor.
+    assert table["Fall contact within"].tolist() == ["10 mm", "10 mm"]
+    faithful = Run(RunKey("smoke", "walk", "ppo", 2), Path("."),
+                   {"config": {"env": {"torque_limits": "none", "fall_contact_distance": 0.001}}}, curve, None)
+    assert environment_table([unclipped, faithful])["Fall contact within"].tolist() == ["10 mm", "1 mm"]
