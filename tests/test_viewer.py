@@ -180,6 +180,45 @@ def test_record_rollout_of_a_real_episode(recorded, tmp_path):
     assert path.stat().st_size < 10_000
 
 
+def test_fall_contacts_rebuild_the_links_and_measure_the_nearest_fall_body(recorded, tmp_path, capsys):
+    import dataclasses
+    import json
+
+    import jax
+    import jax.numpy as jnp
+    from brax import math
+
+    from benchmarks.fall_contacts import link_transforms, main, nearest_fall_body
+
+    env, rollout, _ = recorded
+    model = env.model
+    # The reference's link transforms come back from its recorded bodies (half-precision orientations).
+    x = link_transforms(model, rollout["ref_pos"], rollout["ref_rot"])
+    np.testing.assert_allclose(np.asarray(x.pos), np.asarray(env.reference.link_x.pos[:7]), atol=2e-3)
+    # A reference pose lifted so that its lowest fall body is 3 mm above the floor, passed through the bodies the
+    # rollout file would hold: 3 mm, found on the body that was lowest.
+    pose = jax.tree.map(lambda a: a[3], env.reference.link_x)
+    dist, body = nearest_fall_body(env, jax.tree.map(lambda a: a[None], pose))
+    pose = pose.replace(pos=pose.pos.at[:, 2].add(0.003 - dist[0]))
+    rot = pose.rot[model.body_link]
+    body_pos = pose.pos[model.body_link] + jax.vmap(math.rotate)(jnp.asarray(model.body_offset), rot)
+    lifted, lifted_body = nearest_fall_body(env, link_transforms(model, body_pos[None], np.asarray(rot, np.float16)[None]))
+    assert lifted[0] == pytest.approx(0.003, abs=3e-4) and lifted_body == body and body[0] in env.fall_contact_bodies
+    # The recorded episode: its fall flags are the env's rule applied to the rebuilt links.
+    dist, _ = nearest_fall_body(env, link_transforms(model, rollout["sim_pos"], rollout["sim_rot"]))
+    np.testing.assert_array_equal(dist[1:] <= env.config.fall_contact_distance, rollout["fall"][1:])
+
+    run = tmp_path / "run"
+    save_rollout(run, rollout)
+    assert main([str(run)]) == 2
+    assert "manifest.json: cannot read the run's manifest" in capsys.readouterr().out
+    env_config = dataclasses.asdict(env.config)
+    (run / "manifest.json").write_text(json.dumps({"clip": "synthetic", "config": {"env": env_config}}))
+    assert main([str(run), "--distance", "10"]) == 0  # everything is within 10 m of the floor
+    out = capsys.readouterr().out
+    assert "fall bodies root, chest, neck" in out and "within 10000 mm of the floor: 7 frames" in out
+
+
 def test_frames_after_a_blow_up_are_dropped():
     from benchmarks.rollouts import finite_frames
 

@@ -1,0 +1,105 @@
+"""Why did it fall? Each recorded frame's nearest fall body to the floor, from a run's ``rollout.npz``.
+
+    python -m benchmarks.fall_contacts results/long-cpu/deepmimic/jump/diffmimic/seed_0
+    python -m benchmarks.fall_contacts RUN_DIR --distance 0.01     # what a looser contact rule would have called
+
+The rollout stores body positions and orientations, not the physics state; the link transforms are rebuilt from
+them (every body rides on one link, at a fixed offset) and the env's own fall query (``brax.contact.get`` on the
+fall-body / floor pairs) is run on them. Orientations are stored in half precision, so distances are good to a
+fraction of a millimetre: enough to tell a graze from a touch, not to re-derive the recorded flags bit for bit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from brax import base
+from brax import contact as brax_contact
+from brax import math
+
+import envs
+from benchmarks.results_store import recorded_fall_contact_distance
+from benchmarks.rollout_file import ROLLOUT_FILE, RolloutError, load_rollout
+from envs.model import CharacterModel
+
+
+def link_transforms(model: CharacterModel, body_pos: np.ndarray, body_rot: np.ndarray) -> base.Transform:
+    """Brax link transforms ``[T, L]`` from recorded body positions and orientations ``[T, B, ...]``: the inverse of
+    :func:`envs.model.body_states` (a body shares its link's orientation and sits at a fixed offset from it)."""
+    rot = jnp.asarray(body_rot, jnp.float32)
+    rot = rot / jnp.linalg.norm(rot, axis=-1, keepdims=True)
+    offset = jax.vmap(jax.vmap(math.rotate))(jnp.broadcast_to(jnp.asarray(model.body_offset), rot.shape[:-1] + (3,)), rot)
+    n_links = model.sys.num_links()
+    if set(model.body_link.tolist()) != set(range(n_links)):
+        raise ValueError(f"'{model.name}': links {sorted(set(range(n_links)) - set(model.body_link.tolist()))} carry no body")
+    first_body = np.array([np.flatnonzero(model.body_link == link)[0] for link in range(n_links)])
+    return base.Transform(pos=(jnp.asarray(body_pos) - offset)[:, first_body], rot=rot[:, first_body])
+
+
+def nearest_fall_body(env: envs.MimicEnv, x: base.Transform) -> tuple[np.ndarray, list[str]]:
+    """Per frame of ``x`` ``[T, L]``: the signed distance (metres) of the fall body nearest the floor and its name
+    (distance inf and '' where the env has no fall bodies)."""
+    frames = x.pos.shape[0]
+    if not env._fall_geom.any():
+        return np.full(frames, np.inf), [""] * frames
+
+    @jax.jit
+    @jax.vmap
+    def nearest(x):
+        contact = brax_contact.get(env._fall_sys, x)
+        k = jnp.argmin(contact.dist)
+        return contact.dist[k], contact.link_idx[1][k]
+
+    dist, link = jax.device_get(nearest(x))
+    model = env.model
+    link_body = {int(model.body_link[b]): name for b, name in reversed(list(enumerate(model.body_names)))}
+    return np.asarray(dist), [link_body.get(int(i), "?") for i in link]
+
+
+def _env_for_run(run_dir: Path) -> envs.MimicEnv:
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise RolloutError(f"{run_dir / 'manifest.json'}: cannot read the run's manifest ({error})") from None
+    config = manifest["config"]
+    env_config = {k: (tuple(v) if isinstance(v, list) else v) for k, v in config["env"].items()
+                  if k in envs.MimicConfig.__dataclass_fields__ and k not in ("loss_weights", "reward_weights")}
+    env_config["episode_length"] = 1  # only the geometry and the fall bodies are used
+    env_config["fall_contact_distance"] = recorded_fall_contact_distance(config["env"])
+    return envs.make_env(manifest["clip"], envs.MimicConfig(**env_config))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path, help=f"a run directory with {ROLLOUT_FILE} and manifest.json")
+    parser.add_argument("--distance", type=float, default=None,
+                        help="contact distance (m) to count falls at (default: the run's own)")
+    parser.add_argument("--max-lines", type=int, default=40, help="fallen frames to list")
+    args = parser.parse_args(argv)
+    try:
+        rollout = load_rollout(args.run / ROLLOUT_FILE)
+        env = _env_for_run(args.run)
+    except (RolloutError, KeyError, FileNotFoundError) as error:
+        print(f"error: {error}")
+        return 2
+    threshold = env.config.fall_contact_distance if args.distance is None else args.distance
+    dist, body = nearest_fall_body(env, link_transforms(env.model, rollout["sim_pos"], rollout["sim_rot"]))
+    dt = float(rollout["dt"])
+    fallen = np.flatnonzero(dist <= threshold)
+    print(f"{args.run}: {len(dist)} frames, fall bodies {', '.join(env.fall_contact_bodies) or '(none)'}")
+    print(f"recorded as falls: {int(rollout['fall'].sum())} frames; a fall body within {threshold * 1000:g} mm of the "
+          f"floor: {len(fallen)} frames"
+          + (f", the first at {fallen[0] * dt:.2f} s" if len(fallen) else ""))
+    for t in fallen[: args.max_lines]:
+        print(f"  {t * dt:6.2f} s  {body[t]:<16} {dist[t] * 1000:+7.2f} mm")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
