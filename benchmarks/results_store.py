@@ -242,7 +242,9 @@ def collect_provenance(packages: tuple[str, ...] = DEFAULT_PACKAGES, repo_dir: s
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
+    # Dirty means the code differs from the commit: committed results being rewritten or removed (a suite that
+    # redoes its runs, a rebuilt report) do not count.
+    status = _git(["status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"], repo)
     return {
         "git_commit": _git(["rev-parse", "HEAD"], repo),
         "git_dirty": None if status is None else bool(status),

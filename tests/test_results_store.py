@@ -396,3 +396,23 @@ def test_curve_without_a_late_column_reads_as_not_measured(tmp_path):
     # Resuming it rewrites the curve in today's columns.
     writer = RunWriter.resume(tmp_path, key, up_to_samples=10**9)
     assert "nonfinite_fraction" in path.read_text().splitlines()[0] and writer.n_evals == 3
+
+
+def test_provenance_dirty_means_the_code_changed_not_the_results(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "curve.csv").write_text("samples\n0\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "start")
+    assert collect_provenance(packages=(), repo_dir=tmp_path)["git_dirty"] is False
+    (tmp_path / "results" / "curve.csv").unlink()  # a suite redoing a committed run
+    assert collect_provenance(packages=(), repo_dir=tmp_path)["git_dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert collect_provenance(packages=(), repo_dir=tmp_path)["git_dirty"] is True
