@@ -248,6 +248,7 @@ def _describe(plan, args: RunArgs) -> str:
 
 # Exit code of a run command stopped by --stop-after-minutes with runs left (1: a run failed; 2: bad input).
 EXIT_UNFINISHED = 3
+EXIT_INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
 
 
 def _run(args: RunArgs) -> int:
@@ -326,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     except _errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: every record on disk is whole (atomic writes), so say how to go on
+        print(f"\ninterrupted: finished runs under {args.out} are kept; run the same command again to continue the "
+              "interrupted run from its last evaluation checkpoint", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

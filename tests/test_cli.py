@@ -130,6 +130,16 @@ def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert not any(tmp_path.iterdir())
 
 
+def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_benchmark, "_run", interrupted)
+    assert cli(["--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: finished runs under" in err and "run the same command again" in err and "Traceback" not in err
+
+
 def test_a_malformed_clip_late_in_the_list_fails_before_any_run(tmp_path, capsys):
     bad = tmp_path / "clips" / "broken_clip.txt"
     bad.parent.mkdir()
