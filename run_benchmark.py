@@ -328,8 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: every record on disk is whole (atomic writes), so say how to go on
-        print(f"\ninterrupted: finished runs under {args.out} are kept; run the same command again to continue the "
-              "interrupted run from its last evaluation checkpoint", file=sys.stderr)
+        then = ("run the same command again to continue the interrupted run from its last evaluation checkpoint"
+                if args.resume else "--no-resume was given: the same command would redo every run; drop it to continue")
+        print(f"\ninterrupted: finished runs under {args.out} are kept; {then}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

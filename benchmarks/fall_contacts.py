@@ -49,17 +49,20 @@ def nearest_fall_body(env: envs.MimicEnv, x: base.Transform) -> tuple[np.ndarray
     if not env._fall_geom.any():
         return np.full(frames, np.inf), [""] * frames
 
+    floor = jnp.asarray(np.asarray(env._fall_sys.geom_bodyid) == 0)
+
     @jax.jit
     @jax.vmap
     def nearest(x):
         contact = brax_contact.get(env._fall_sys, x)
         k = jnp.argmin(contact.dist)
-        return contact.dist[k], contact.link_idx[1][k]
+        geom1, geom2 = contact.geom[k, 0], contact.geom[k, 1]
+        return contact.dist[k], jnp.where(floor[geom1], geom2, geom1)  # the body's geom, not the floor's
 
-    dist, link = jax.device_get(nearest(x))
-    model = env.model
-    link_body = {int(model.body_link[b]): name for b, name in reversed(list(enumerate(model.body_names)))}
-    return np.asarray(dist), [link_body.get(int(i), "?") for i in link]
+    dist, geom = jax.device_get(nearest(x))
+    # By geom, not by link: a fixed point (humanoid3d's wrists) has its own geom on its parent's link.
+    geom_body = dict(zip(env.model.body_geom.tolist(), env.model.body_names))
+    return np.asarray(dist), [geom_body.get(int(g), "?") for g in geom]
 
 
 def _env_for_run(run_dir: Path) -> envs.MimicEnv:
@@ -91,7 +94,7 @@ def main(argv=None) -> int:
     threshold = env.config.fall_contact_distance if args.distance is None else args.distance
     dist, body = nearest_fall_body(env, link_transforms(env.model, rollout["sim_pos"], rollout["sim_rot"]))
     dt = float(rollout["dt"])
-    fallen = np.flatnonzero(dist <= threshold)
+    fallen = 1 + np.flatnonzero(dist[1:] <= threshold)  # frame 0 is the reset state, never scored as a fall
     print(f"{args.run}: {len(dist)} frames, fall bodies {', '.join(env.fall_contact_bodies) or '(none)'}")
     print(f"recorded as falls: {int(rollout['fall'].sum())} frames; a fall body within {threshold * 1000:g} mm of the "
           f"floor: {len(fallen)} frames"

@@ -244,7 +244,7 @@ def collect_provenance(packages: tuple[str, ...] = DEFAULT_PACKAGES, repo_dir: s
             versions[package] = None
     # Dirty means the code differs from the commit: committed results being rewritten or removed (a suite that
     # redoes its runs, a rebuilt report) do not count.
-    status = _git(["status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"], repo)
+    status = _git(["status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)results"], repo)
     return {
         "git_commit": _git(["rev-parse", "HEAD"], repo),
         "git_dirty": None if status is None else bool(status),

@@ -4,8 +4,8 @@
     python -m report.headline --readme                              # rewrite every headline block of README.md
 
 One row per (clip, horizon, method): samples and train time to the 0.15 m bar (mean over the seeds that reached it,
-and how many did), samples to hold it (from the evaluation after which none was above it to the run's end: reached
-for good, not touched once), the final pose error, and the method's / DiffMimic's ratio of mean samples and of mean train time
+and how many did), samples to hold it (at the first evaluation from which every later one is at or below it, to the
+end of the run: reached for good, not touched once; a run first below it at its last evaluation holds it from there), the final pose error, and the method's / DiffMimic's ratio of mean samples and of mean train time
 with a 95% bootstrap interval (each method's seeds resampled on their own; above 1: DiffMimic needed less). A
 method or clip that never reached the bar is shown as such, never dropped.
 

@@ -214,9 +214,18 @@ def test_fall_contacts_rebuild_the_links_and_measure_the_nearest_fall_body(recor
     assert "manifest.json: cannot read the run's manifest" in capsys.readouterr().out
     env_config = dataclasses.asdict(env.config)
     (run / "manifest.json").write_text(json.dumps({"clip": "synthetic", "config": {"env": env_config}}))
-    assert main([str(run), "--distance", "10"]) == 0  # everything is within 10 m of the floor
+    assert main([str(run), "--distance", "10"]) == 0  # every frame but the reset one is within 10 m of the floor
     out = capsys.readouterr().out
-    assert "fall bodies root, chest, neck" in out and "within 10000 mm of the floor: 7 frames" in out
+    assert "fall bodies root, chest, neck" in out and "within 10000 mm of the floor: 6 frames" in out
+    # Frame 3 sunk 2 m, every body under the floor: the one fall, 3 control steps (0.10 s) into the episode.
+    sunk = {**rollout, "sim_pos": rollout["sim_pos"].copy()}
+    sunk["sim_pos"][3, :, 2] -= 2.0
+    save_rollout(run, sunk)
+    assert main([str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "a fall body within 1 mm of the floor: 1 frames, the first at 0.10 s" in out
+    listed = out.strip().splitlines()[-1].split()
+    assert listed[:2] == ["0.10", "s"] and listed[2] in env.fall_contact_bodies and float(listed[3]) < -500
 
 
 def test_frames_after_a_blow_up_are_dropped():
