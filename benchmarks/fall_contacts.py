@@ -12,7 +12,6 @@ fraction of a millimetre: enough to tell a graze from a touch, not to re-derive 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from brax import contact as brax_contact
 from brax import math
 
 import envs
-from benchmarks.results_store import recorded_fall_contact_distance
+from benchmarks.results_store import CorruptRunError, read_json_object, recorded_fall_contact_distance
 from benchmarks.rollout_file import ROLLOUT_FILE, RolloutError, load_rollout
 from envs.model import CharacterModel
 
@@ -66,10 +65,7 @@ def nearest_fall_body(env: envs.MimicEnv, x: base.Transform) -> tuple[np.ndarray
 
 
 def _env_for_run(run_dir: Path) -> envs.MimicEnv:
-    try:
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise RolloutError(f"{run_dir / 'manifest.json'}: cannot read the run's manifest ({error})") from None
+    manifest = read_json_object(run_dir / "manifest.json")
     config = manifest["config"]
     env_config = {k: (tuple(v) if isinstance(v, list) else v) for k, v in config["env"].items()
                   if k in envs.MimicConfig.__dataclass_fields__ and k not in ("loss_weights", "reward_weights")}
@@ -88,7 +84,7 @@ def main(argv=None) -> int:
     try:
         rollout = load_rollout(args.run / ROLLOUT_FILE)
         env = _env_for_run(args.run)
-    except (RolloutError, KeyError, FileNotFoundError) as error:
+    except (RolloutError, CorruptRunError, KeyError, FileNotFoundError) as error:
         print(f"error: {error}")
         return 2
     threshold = env.config.fall_contact_distance if args.distance is None else args.distance

@@ -390,7 +390,8 @@ class Run:
         return self.summary["status"] if self.summary is not None else INCOMPLETE
 
 
-def _read_json(path: Path) -> dict:
+def read_json_object(path: Path) -> dict:
+    """The JSON object in `path`; CorruptRunError naming the file if it is missing, not JSON or not an object."""
     try:
         obj = json.loads(path.read_text())
     except FileNotFoundError:
@@ -449,7 +450,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     except ValueError as error:
         raise CorruptRunError(str(error)) from None
     manifest_path = run_dir / MANIFEST_FILE
-    manifest = _read_json(manifest_path)
+    manifest = read_json_object(manifest_path)
     schema_version = manifest.get("schema_version")
     if schema_version not in READABLE_SCHEMA_VERSIONS:
         raise CorruptRunError(f"{manifest_path}: schema_version {schema_version!r}, expected one of {READABLE_SCHEMA_VERSIONS}")
@@ -465,7 +466,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     if not summary_path.exists():
         return Run(key, run_dir, manifest, _read_curve(curve_path, schema_version), None)
 
-    summary = _read_json(summary_path)
+    summary = read_json_object(summary_path)
     if schema_version == 1:
         summary = {LEGACY_RENAMES.get(k, k): v for k, v in summary.items()}
         summary.setdefault("final_pose_error_20s", None)  # not measured
