@@ -26,8 +26,10 @@ error (worse than any fallen but intact character can do) and counts as a contac
 
 DiffMimic's release (``agent_diffmimic.train``, ``deterministic_eval=False``) evaluates its *stochastic* policy on
 32 environments and averages. Ours is one deterministic episode: a noise-free measuring rod (the same policy
-always gets the same number, so a curve moves only when the policy does) at 1/32 of the cost; a stochastic,
-multi-episode option can be added behind a switch later.
+always gets the same number, so a curve moves only when the policy does) at 1/32 of the cost. The release's way is
+:func:`make_sampled_evaluate` (``episodes`` episodes from frame 0, actions drawn from the method's
+``sample_policy``, metrics averaged over the episodes), run on a finished run's final policy by
+``python -m benchmarks.policy_eval``.
 """
 
 from __future__ import annotations
@@ -172,18 +174,62 @@ def make_evaluate(env: envs.MimicEnv, policy_of: Callable, horizons: Horizons):
     """``evaluate(method_state, key) -> EVALUATION_METRICS``, pure and jit-able; refuses a non-evaluation env."""
     check_evaluation_config(env.config, horizons)
     dt = float(env.reference.dt)
-    root_link = int(env.model.body_link[0])
     error_bound = intact_error_bound(np.asarray(env.reference.bodies.pos[0]), env.model.body_parent)
 
     def evaluate(method_state, key):
-        act = policy_of(method_state)
-
-        def step(state, _):
-            state = env.step(state, act(state.obs, key))
-            pelvis_height = state.pipeline_state.x.pos[root_link, 2]  # the root body is the pelvis
-            return state, (state.metrics["pose_error"], state.metrics["fall"], pelvis_height)
-
-        _, traces = jax.lax.scan(step, env.reset(key), None, horizons.episode_frames)
+        traces = _episode_traces(env, policy_of(method_state), key, lambda _: key, horizons.episode_frames)
         return summarise_episode(*traces, horizons, dt, error_bound)
+
+    return evaluate
+
+
+def _episode_traces(env: envs.MimicEnv, act: Callable, reset_key, action_key_of: Callable, steps: int, indexed=False):
+    """Per-step pose error, contact fall and pelvis height of one episode; step k's action is
+    ``act(obs, action_key_of(k))`` (``indexed``: k is the step index, else None and the key is fixed)."""
+    root_link = int(env.model.body_link[0])
+
+    def step(state, index):
+        state = env.step(state, act(state.obs, action_key_of(index)))
+        pelvis_height = state.pipeline_state.x.pos[root_link, 2]  # the root body is the pelvis
+        return state, (state.metrics["pose_error"], state.metrics["fall"], pelvis_height)
+
+    _, traces = jax.lax.scan(step, env.reset(reset_key), jnp.arange(steps) if indexed else None, steps)
+    return traces
+
+
+def mean_over_episodes(results: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """EVALUATION_METRICS of several episodes (each value ``[episodes]``) -> one value each, as DiffMimic averages
+    its evaluation envs: the mean pose error and height-fall fraction (all episodes have the same length, so this
+    is the mean over steps and episodes), the fraction of episodes with a contact fall, and the mean first-fall and
+    divergence times of the episodes that had one (NaN when none had)."""
+    def mean_where_finite(times):
+        finite = jnp.isfinite(times)
+        total = jnp.sum(jnp.where(finite, times, 0.0))
+        return jnp.where(finite.any(), total / jnp.maximum(finite.sum(), 1), jnp.nan).astype(jnp.float32)
+
+    return {name: mean_where_finite(value) if name in ("first_fall_seconds", "diverged_seconds") else value.mean()
+            for name, value in results.items()}
+
+
+def make_sampled_evaluate(env: envs.MimicEnv, sample_policy_of: Callable, horizons: Horizons, episodes: int):
+    """``evaluate(method_state, key) -> (EVALUATION_METRICS averaged by mean_over_episodes, per-episode metrics)``:
+    ``episodes`` episodes from frame 0, each step's action drawn from ``sample_policy_of(state)`` with its own key
+    (DiffMimic's evaluation: ``num_eval_envs`` 32, ``deterministic_eval`` False). Pure and jit-able."""
+    if episodes < 1:
+        raise EvaluationError(f"a sampled evaluation needs at least one episode, got {episodes}")
+    check_evaluation_config(env.config, horizons)
+    dt = float(env.reference.dt)
+    error_bound = intact_error_bound(np.asarray(env.reference.bodies.pos[0]), env.model.body_parent)
+
+    def episode(method_state, key):
+        reset_key, action_key = jax.random.split(key)
+        traces = _episode_traces(env, sample_policy_of(method_state), reset_key,
+                                 lambda index: jax.random.fold_in(action_key, index), horizons.episode_frames,
+                                 indexed=True)
+        return summarise_episode(*traces, horizons, dt, error_bound)
+
+    def evaluate(method_state, key):
+        per_episode = jax.vmap(episode, in_axes=(None, 0))(method_state, jax.random.split(key, episodes))
+        return mean_over_episodes(per_episode), per_episode
 
     return evaluate

@@ -36,6 +36,8 @@ from benchmarks.tiers import Tier
 from methods import check_compatible, get_method, parallel
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
+# A finished run's last checkpoint, kept: the final policy (and optimiser state), for ``benchmarks.policy_eval``.
+FINAL_STATE_FILE = "final_state.msgpack"
 INTERMEDIATE_ROLLOUTS = "rollouts"  # run_dir/rollouts/samples_<k>.npz, with --record-every
 # Manifest and summary field saying that an unreadable checkpoint made the harness redo the run from scratch.
 CHECKPOINT_PROBLEM = "checkpoint_problem"
@@ -161,8 +163,12 @@ def _read_checkpoint(run_dir: Path, template: Any) -> tuple[Any, dict] | None:
     wrote it, or it was truncated): restoring it anyway would train a different state than the curve describes.
     """
     path = run_dir / CHECKPOINT_FILE
-    if not path.exists():
-        return None
+    return read_saved_state(path, template) if path.exists() else None
+
+
+def read_saved_state(path: Path, template: Any) -> tuple[Any, dict]:
+    """The state and counters in a checkpoint or a finished run's ``FINAL_STATE_FILE``, restored into the structure,
+    shapes and dtypes of ``template`` (a state from ``method.init``); CheckpointError naming the file otherwise."""
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
         if payload.get("format") == CHECKPOINT_FORMAT:
@@ -369,5 +375,8 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
         print(f"warning: {key.dir(out)}: could not record the evaluation rollout ({err})", file=sys.stderr)
     recorded = {CHECKPOINT_PROBLEM: writer.manifest[CHECKPOINT_PROBLEM]} if CHECKPOINT_PROBLEM in writer.manifest else {}
     summary = writer.finish(status, reason=reason, iterations=counters["iteration"], **recorded)
-    (key.dir(out) / CHECKPOINT_FILE).unlink(missing_ok=True)
+    # The last checkpoint holds the final state (written at the final evaluation); kept under another name, so that
+    # a finished run is never mistaken for one to resume.
+    if (key.dir(out) / CHECKPOINT_FILE).exists():
+        (key.dir(out) / CHECKPOINT_FILE).replace(key.dir(out) / FINAL_STATE_FILE)
     return summary

@@ -1,6 +1,7 @@
 """The Method contract: what a training method gives the harness, and what the harness may rely on.
 
-A method is a :class:`Method`: a name, a tyro-friendly config dataclass, capability flags, and four pure functions.
+A method is a :class:`Method`: a name, a tyro-friendly config dataclass, capability flags, and four pure functions
+(a fifth, optional).
 The harness owns the loop, the clock and the evaluator; a method owns one training update::
 
     m = methods.get_method("diffmimic")
@@ -11,6 +12,7 @@ The harness owns the loop, the clock and the evaluator; a method owns one traini
     update = m.jit_update(env, config)                       # = jax.jit(partial(m.update, env=env, config=config))
     state, metrics = update(state, key)                      # one training iteration
     act = m.policy(state)                                    # act(obs, key) -> action in [-1, 1], deterministic
+    sample = m.sample_policy(state)                          # optional: act(obs, key) -> an action as training samples
 
 The functions:
 
@@ -27,6 +29,10 @@ The functions:
   update was not finite: such a step is *not applied*, and the harness should mark the run diverged).
 - ``policy(state) -> act``: ``act(obs, key) -> action`` for evaluation, deterministic (the mean action), jit-able,
   for one observation ``[obs_size]`` or a batch ``[..., obs_size]``; ``key`` is accepted for a uniform signature.
+- ``sample_policy(state) -> act`` (optional, None by default): ``act(obs, key) -> action`` drawn from the method's
+  stochastic policy with ``key`` (the distribution training samples from), for the sampled evaluation of
+  ``benchmarks.policy_eval`` (DiffMimic's release evaluates this way). A method without one is evaluated
+  deterministically only.
 
 Capability flags let :func:`methods.registry.check_compatible` refuse invalid pairs before any compile:
 ``needs_differentiable_env`` (gradients flow through ``env.step``, and ``state.metrics["loss"]`` exists).
@@ -56,6 +62,8 @@ class Method:
     policy: Callable[[Any], Callable[[jax.Array, jax.Array], jax.Array]]
     needs_differentiable_env: bool = False
     """True when the method differentiates through ``env.step`` and its ``metrics["loss"]``."""
+    sample_policy: Callable[[Any], Callable[[jax.Array, jax.Array], jax.Array]] | None = None
+    """The stochastic policy (module docstring); None: the method has none."""
     description: str = ""
 
     def jit_update(self, env, config, **jit_kwargs) -> Callable[[Any, jax.Array], tuple[Any, Mapping[str, jax.Array]]]:

@@ -178,6 +178,15 @@ def policy(state: DiffMimicState):
     return act
 
 
+def sample_policy(state: DiffMimicState):
+    """The training action: a sample of the tanh-Gaussian (the release's evaluation policy); the mean action for
+    ``policy_noise="deterministic"``."""
+    def act(obs: jax.Array, key: jax.Array) -> jax.Array:
+        return _act(state, state.params, obs, key)
+
+    return act
+
+
 def update(state: DiffMimicState, key: jax.Array, *, env, config: DiffMimicConfig):
     start_states = shard_batch(jax.vmap(env.reset)(jax.random.split(key, config.num_envs)))
     noise_key = jax.random.fold_in(key, 1)  # its own stream: the start frames do not depend on the policy form
@@ -215,6 +224,7 @@ DIFFMIMIC = Method(
     init=init,
     update=update,
     policy=policy,
+    sample_policy=sample_policy,
     needs_differentiable_env=True,
     description="Analytic policy gradients through the simulator with Demonstration Replay (Ren et al., ICLR 2023).",
 )

@@ -315,6 +315,16 @@ def policy(state: PPOState):
     return act
 
 
+def sample_policy(state: PPOState):
+    """An action of the policy's Gaussian: mean + exp(log std) x noise, unclipped as in training (where
+    ``ppo_deepmimic`` adds the noise only with its annealed exploration rate; DeepMimic's test mode uses the mean)."""
+    def act(obs: jax.Array, key: jax.Array) -> jax.Array:
+        mean = state.networks.actor.apply(state.params["actor"], _normalise(state, obs))
+        return mean + jnp.exp(state.params["log_std"]) * jax.random.normal(key, mean.shape)
+
+    return act
+
+
 def _take_fresh_starts(env, key, pool, used, ended):
     """Fresh reset states for the environments that ``ended``, from ``pool`` (entries ``used`` onwards are unused).
 
@@ -509,6 +519,7 @@ PPO = Method(
     init=init,
     update=update,
     policy=policy,
+    sample_policy=sample_policy,
     needs_differentiable_env=False,
     description="DeepMimic-style PPO with Adam: imitation reward, RSI, early termination on a fall (Peng et al. 2018).",
 )

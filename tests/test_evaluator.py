@@ -24,6 +24,8 @@ from benchmarks.evaluator import (
     evaluation_horizons,
     intact_error_bound,
     make_evaluate,
+    make_sampled_evaluate,
+    mean_over_episodes,
     pelvis_out_of_range,
     summarise_episode,
 )
@@ -187,3 +189,46 @@ def test_evaluator_rejects_an_env_with_replay_left_on(train_env):
     # reference whenever it drifted: the evaluator must refuse before anything is compiled.
     with pytest.raises(EvaluationError, match="replay='threshold'"):
         make_evaluate(train_env, lambda state: None, Horizons(4, 4))
+
+
+def test_mean_over_episodes_hand_computed():
+    """DiffMimic's average over its evaluation envs: means of the pose errors and height falls, the fraction of
+    episodes that fell, and the mean time of the falls (and divergences) that happened."""
+    nan = math.nan
+    episodes = {name: np.zeros(3, np.float32) for name in EVALUATION_METRICS}
+    episodes.update(pose_error_cycle=np.array([0.1, 0.2, 0.6]), pose_error_20s=np.array([0.3, 0.4, 2.0]),
+                    fall_rate_cycle=np.array([0.0, 0.0, 1.0]), fall_rate_20s=np.array([0.0, 1.0, 1.0]),
+                    height_fall_20s=np.array([0.0, 0.1, 0.5]),
+                    first_fall_seconds=np.array([nan, 4.0, 1.0]), diverged_seconds=np.array([nan, nan, nan]))
+    result = {name: float(value) for name, value in mean_over_episodes(episodes).items()}
+    assert set(result) == set(EVALUATION_METRICS)
+    assert result["pose_error_cycle"] == pytest.approx(0.3)  # (0.1 + 0.2 + 0.6) / 3
+    assert result["pose_error_20s"] == pytest.approx(0.9)  # (0.3 + 0.4 + 2.0) / 3
+    assert result["fall_rate_cycle"] == pytest.approx(1 / 3) and result["fall_rate_20s"] == pytest.approx(2 / 3)
+    assert result["height_fall_20s"] == pytest.approx(0.2)
+    assert result["first_fall_seconds"] == pytest.approx(2.5)  # (4 + 1) / 2: the two episodes that fell
+    assert math.isnan(result["diverged_seconds"])  # none diverged
+
+
+@pytest.fixture(scope="module")
+def eval_setup(train_env):
+    horizons = Horizons(cycle_frames=4, long_frames=6)
+    return evaluation_env("synthetic", train_env, horizons), horizons
+
+
+def test_sampled_evaluation_without_noise_is_the_deterministic_one(eval_setup):
+    env, horizons = eval_setup
+    action = np.full(env.action_size, 0.2, np.float32)
+    mean_policy = lambda state: (lambda obs, key: jax.numpy.broadcast_to(state, obs.shape[:-1] + state.shape))  # noqa: E731
+    noisy_policy = lambda state: (lambda obs, key: state + 0.3 * jax.random.normal(key, state.shape))  # noqa: E731
+    deterministic = jax.jit(make_evaluate(env, mean_policy, horizons))(action, jax.random.PRNGKey(0))
+    means, per_episode = jax.jit(make_sampled_evaluate(env, mean_policy, horizons, 3))(action, jax.random.PRNGKey(1))
+    for name in ("pose_error_cycle", "pose_error_20s", "height_fall_20s"):
+        np.testing.assert_allclose(per_episode[name], np.full(3, float(deterministic[name])), rtol=1e-5)
+        assert float(means[name]) == pytest.approx(float(deterministic[name]), rel=1e-5)
+    # With noise, each episode draws its own actions: the episodes differ, and the mean is their mean.
+    means, per_episode = jax.jit(make_sampled_evaluate(env, noisy_policy, horizons, 3))(action, jax.random.PRNGKey(1))
+    assert len(set(np.round(np.asarray(per_episode["pose_error_20s"]), 7))) == 3
+    assert float(means["pose_error_20s"]) == pytest.approx(float(np.mean(per_episode["pose_error_20s"])), rel=1e-6)
+    with pytest.raises(EvaluationError, match="at least one episode"):
+        make_sampled_evaluate(env, noisy_policy, horizons, 0)

@@ -1,6 +1,7 @@
 """The harness and CLI end to end, with a tiny forward-only method so that each compile takes seconds."""
 
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -12,7 +13,7 @@ import pytest
 from flax import serialization, struct
 
 import methods
-from benchmarks import harness
+from benchmarks import harness, policy_eval
 from benchmarks import results_store as store
 from benchmarks.rollout_file import load_rollout
 from benchmarks.suites import ClipSpec
@@ -61,6 +62,7 @@ CONSTANT = methods.register(
         init=lambda key, env, config: ConstantState(action=jnp.full(env.action_size, 0.1), iteration=jnp.zeros((), jnp.int32)),
         update=_update,
         policy=lambda state: (lambda obs, key=None: jnp.broadcast_to(state.action, obs.shape[:-1] + state.action.shape)),
+        sample_policy=lambda state: (lambda obs, key: state.action + 0.05 * jax.random.normal(key, state.action.shape)),
         description="test double: a constant action that shrinks each update",
     ),
     replace=True,
@@ -130,6 +132,7 @@ def test_run_records_curve_and_summary(finished, tmp_path):
     for column in ("pose_error_cycle", "pose_error_20s", "fall_rate_cycle", "fall_rate_20s", "height_fall_20s"):
         assert run.curve[column].notna().all(), column  # the synthetic clip loops: both horizons measured
     assert not (run.dir / harness.CHECKPOINT_FILE).exists()
+    assert (run.dir / harness.FINAL_STATE_FILE).exists()  # the final policy, for benchmarks.policy_eval
     assert (run.dir / "rollout.npz").exists()
     paths = build_report(results, tmp_path / "report")
     assert "synthetic" in paths.markdown.read_text()
@@ -364,3 +367,31 @@ def test_settings_saved_before_the_torque_limits_option_mean_the_character_limit
     same = {"env": {"backend": "spring", "torque_limits": "character"}, "method": {"num_envs": 4}}
     assert harness._changed_settings(saved, same) == []  # it resumes under the limits it started with
     assert harness._changed_settings(saved, {**same, "env": {"backend": "spring", "torque_limits": "none"}}) == ["env"]
+
+
+def test_policy_eval_reevaluates_a_finished_runs_final_policy(finished, tmp_path, capsys):
+    results, _ = finished
+    run_dir = spec().key.dir(results)
+    out = tmp_path / "evaluation.json"
+    assert policy_eval.main([str(run_dir), "--episodes", "3", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "final policy after 24 samples" in printed and "sampled, 3 episodes" in printed
+    numbers = json.loads(out.read_text())
+    # The final state is the one the curve's last row evaluated: the harness's evaluation gives the same numbers.
+    for name in ("pose_error_cycle", "pose_error_20s", "height_fall_20s"):
+        assert numbers["deterministic"][name] == pytest.approx(numbers["recorded"][name], rel=1e-5), name
+    # Three sampled episodes (the test method's noise), each its own, averaged.
+    per_episode = numbers["sampled_per_episode"]["pose_error_cycle"]
+    assert len(per_episode) == 3 and len(set(per_episode)) == 3
+    assert numbers["sampled"]["pose_error_cycle"] == pytest.approx(sum(per_episode) / 3, rel=1e-6)
+
+
+def test_policy_eval_names_what_is_missing(finished, interrupted, tmp_path, capsys):
+    assert policy_eval.main([str(spec().key.dir(interrupted))]) == 2
+    assert "the run is not finished" in capsys.readouterr().err
+    copied = copy_of(finished[0], tmp_path)
+    (spec().key.dir(copied) / harness.FINAL_STATE_FILE).unlink()
+    assert policy_eval.main([str(spec().key.dir(copied))]) == 2
+    assert f"{harness.FINAL_STATE_FILE}: missing" in capsys.readouterr().err
+    assert policy_eval.main([str(tmp_path / "nowhere")]) == 2
+    assert "error:" in capsys.readouterr().err

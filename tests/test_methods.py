@@ -124,6 +124,17 @@ def assert_contract(run: Run, obs):
     single = np.asarray(act(obs[0], jax.random.PRNGKey(1)))
     np.testing.assert_allclose(single, actions[0], rtol=1e-5, atol=1e-6)  # deterministic: the key does not matter
 
+    # The stochastic policy: the key draws the action (the same key the same action, another key another), around
+    # the mean action.
+    if run.method.sample_policy is not None:
+        sample = run.method.sample_policy(run.states[-1])
+        drawn = [np.asarray(sample(obs, jax.random.PRNGKey(k))) for k in (0, 0, 1)]
+        assert drawn[0].shape == actions.shape and np.all(np.isfinite(drawn[0]))
+        np.testing.assert_array_equal(drawn[0], drawn[1])
+        assert not np.allclose(drawn[0], drawn[2])
+        many = jax.vmap(sample, in_axes=(None, 0))(obs, jax.random.split(jax.random.PRNGKey(2), 1000))
+        np.testing.assert_allclose(np.mean(many, 0), actions, atol=0.05)  # standard error <= 0.2 / sqrt(1000)
+
 
 def tree_equal(a, b) -> bool:
     leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
