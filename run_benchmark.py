@@ -26,7 +26,8 @@ import tyro
 
 from benchmarks.console import quiet_libraries
 from benchmarks.host_devices import cpu_cores, request_host_devices
-from benchmarks.overrides import OverrideError, parse_seeds, parse_set
+from benchmarks.input_errors import input_errors
+from benchmarks.overrides import parse_seeds, parse_set
 from benchmarks.tiers import TIERS
 
 SUBCOMMANDS = ("run", "list", "fetch", "view", "report")
@@ -283,19 +284,6 @@ def _run(args: RunArgs) -> int:
 # ------------------------------------------------------------------------------------------------- main
 
 
-def _errors() -> tuple[type[BaseException], ...]:
-    """Bad input of any layer: reported as one line, exit code 2."""
-    from benchmarks.suites import UnknownSuiteError
-    from benchmarks.tiers import UnknownTierError
-    from envs.character import CharacterError
-    from envs.data import DataError
-    from envs.motion import MotionError
-    from methods import IncompatibleMethodError, UnknownMethodError
-
-    return (UnknownSuiteError, UnknownTierError, UnknownMethodError, IncompatibleMethodError, DataError,
-            MotionError, CharacterError, OverrideError, ValueError)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse(list(sys.argv[1:] if argv is None else argv))
     if isinstance(args, (RunArgs, ListArgs, FetchArgs)):  # those import JAX (view and report never do)
@@ -324,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return _run(args)
-    except _errors() as err:
+    except input_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: every record on disk is whole (atomic writes), so say how to go on

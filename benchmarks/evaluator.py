@@ -172,29 +172,40 @@ def _first_time(flags: jax.Array, dt: float) -> jax.Array:
 
 def make_evaluate(env: envs.MimicEnv, policy_of: Callable, horizons: Horizons):
     """``evaluate(method_state, key) -> EVALUATION_METRICS``, pure and jit-able; refuses a non-evaluation env."""
-    check_evaluation_config(env.config, horizons)
-    dt = float(env.reference.dt)
-    error_bound = intact_error_bound(np.asarray(env.reference.bodies.pos[0]), env.model.body_parent)
+    dt, error_bound = _scoring(env, horizons)
 
     def evaluate(method_state, key):
-        traces = _episode_traces(env, policy_of(method_state), key, lambda _: key, horizons.episode_frames)
+        traces = _episode_traces(env, policy_of(method_state), key, horizons.episode_frames)
         return summarise_episode(*traces, horizons, dt, error_bound)
 
     return evaluate
 
 
-def _episode_traces(env: envs.MimicEnv, act: Callable, reset_key, action_key_of: Callable, steps: int, indexed=False):
-    """Per-step pose error, contact fall and pelvis height of one episode; step k's action is
-    ``act(obs, action_key_of(k))`` (``indexed``: k is the step index, else None and the key is fixed)."""
+def _scoring(env: envs.MimicEnv, horizons: Horizons) -> tuple[float, float]:
+    """The control step (s) and the intact error bound of an evaluation env, after checking it is one."""
+    check_evaluation_config(env.config, horizons)
+    return float(env.reference.dt), intact_error_bound(np.asarray(env.reference.bodies.pos[0]), env.model.body_parent)
+
+
+def _episode_traces(env: envs.MimicEnv, act: Callable, key, steps: int, step_keys=None):
+    """Per-step pose error, contact fall and pelvis height of one episode reset with ``key``; step k's action is
+    ``act(obs, step_keys[k])``, or ``act(obs, key)`` at every step when ``step_keys`` is None."""
     root_link = int(env.model.body_link[0])
 
-    def step(state, index):
-        state = env.step(state, act(state.obs, action_key_of(index)))
+    def step(state, step_key):
+        state = env.step(state, act(state.obs, key if step_keys is None else step_key))
         pelvis_height = state.pipeline_state.x.pos[root_link, 2]  # the root body is the pelvis
         return state, (state.metrics["pose_error"], state.metrics["fall"], pelvis_height)
 
-    _, traces = jax.lax.scan(step, env.reset(reset_key), jnp.arange(steps) if indexed else None, steps)
+    _, traces = jax.lax.scan(step, env.reset(key), step_keys, steps)
     return traces
+
+
+def sampled_episode_keys(key: jax.Array, episodes: int, steps: int) -> tuple[jax.Array, jax.Array]:
+    """Reset keys ``[episodes]`` and action keys ``[episodes, steps]`` of a sampled evaluation: every episode and every
+    step of it draws with its own key."""
+    reset_keys, action_keys = jax.vmap(jax.random.split, out_axes=1)(jax.random.split(key, episodes))
+    return reset_keys, jax.vmap(lambda k: jax.vmap(lambda i: jax.random.fold_in(k, i))(jnp.arange(steps)))(action_keys)
 
 
 def mean_over_episodes(results: dict[str, jax.Array]) -> dict[str, jax.Array]:
@@ -217,19 +228,15 @@ def make_sampled_evaluate(env: envs.MimicEnv, sample_policy_of: Callable, horizo
     (DiffMimic's evaluation: ``num_eval_envs`` 32, ``deterministic_eval`` False). Pure and jit-able."""
     if episodes < 1:
         raise EvaluationError(f"a sampled evaluation needs at least one episode, got {episodes}")
-    check_evaluation_config(env.config, horizons)
-    dt = float(env.reference.dt)
-    error_bound = intact_error_bound(np.asarray(env.reference.bodies.pos[0]), env.model.body_parent)
+    dt, error_bound = _scoring(env, horizons)
 
-    def episode(method_state, key):
-        reset_key, action_key = jax.random.split(key)
-        traces = _episode_traces(env, sample_policy_of(method_state), reset_key,
-                                 lambda index: jax.random.fold_in(action_key, index), horizons.episode_frames,
-                                 indexed=True)
+    def episode(method_state, reset_key, step_keys):
+        traces = _episode_traces(env, sample_policy_of(method_state), reset_key, horizons.episode_frames, step_keys)
         return summarise_episode(*traces, horizons, dt, error_bound)
 
     def evaluate(method_state, key):
-        per_episode = jax.vmap(episode, in_axes=(None, 0))(method_state, jax.random.split(key, episodes))
+        reset_keys, step_keys = sampled_episode_keys(key, episodes, horizons.episode_frames)
+        per_episode = jax.vmap(episode, in_axes=(None, 0, 0))(method_state, reset_keys, step_keys)
         return mean_over_episodes(per_episode), per_episode
 
     return evaluate

@@ -12,6 +12,7 @@ fraction of a millimetre: enough to tell a graze from a touch, not to re-derive 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from brax import contact as brax_contact
 from brax import math
 
 import envs
-from benchmarks.results_store import CorruptRunError, read_json_object, recorded_fall_contact_distance
-from benchmarks.rollout_file import ROLLOUT_FILE, RolloutError, load_rollout
+from benchmarks import recorded_run
+from benchmarks.input_errors import input_errors
+from benchmarks.rollout_file import ROLLOUT_FILE, load_rollout
 from envs.model import CharacterModel
 
 
@@ -64,14 +66,13 @@ def nearest_fall_body(env: envs.MimicEnv, x: base.Transform) -> tuple[np.ndarray
     return np.asarray(dist), [geom_body.get(int(g), "?") for g in geom]
 
 
-def _env_for_run(run_dir: Path) -> envs.MimicEnv:
-    manifest = read_json_object(run_dir / "manifest.json")
-    config = manifest["config"]
-    env_config = {k: (tuple(v) if isinstance(v, list) else v) for k, v in config["env"].items()
-                  if k in envs.MimicConfig.__dataclass_fields__ and k not in ("loss_weights", "reward_weights")}
-    env_config["episode_length"] = 1  # only the geometry and the fall bodies are used
-    env_config["fall_contact_distance"] = recorded_fall_contact_distance(config["env"])
-    return envs.make_env(manifest["clip"], envs.MimicConfig(**env_config))
+def _env_for_run(run_dir: Path, data_dir: str | None = None) -> envs.MimicEnv:
+    """The run's training env (its character, fall bodies and contact rule), one step long."""
+    where = run_dir / "manifest.json"
+    manifest = recorded_run.read_manifest(run_dir)
+    config = recorded_run.env_config(recorded_run.manifest_section(manifest, "config", "env", where=where), where)
+    config = dataclasses.replace(config, episode_length=1)  # only the geometry and the fall bodies are used
+    return envs.make_env(recorded_run.clip_file(manifest, where), config, data_dir=data_dir)
 
 
 def main(argv=None) -> int:
@@ -80,12 +81,13 @@ def main(argv=None) -> int:
     parser.add_argument("--distance", type=float, default=None,
                         help="contact distance (m) to count falls at (default: the run's own)")
     parser.add_argument("--max-lines", type=int, default=40, help="fallen frames to list")
+    parser.add_argument("--data-dir", default=None, help="DeepMimic data directory (default: $MIMICBENCH_DATA)")
     args = parser.parse_args(argv)
     try:
         rollout = load_rollout(args.run / ROLLOUT_FILE)
-        env = _env_for_run(args.run)
-    except (RolloutError, CorruptRunError, KeyError, FileNotFoundError) as error:
-        print(f"error: {error}")
+        env = _env_for_run(args.run, args.data_dir)
+    except (*input_errors(), FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     threshold = env.config.fall_contact_distance if args.distance is None else args.distance
     dist, body = nearest_fall_body(env, link_transforms(env.model, rollout["sim_pos"], rollout["sim_rot"]))

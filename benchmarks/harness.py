@@ -258,6 +258,7 @@ def run(spec: RunSpec, out: str | os.PathLike, *, resume: bool = True, report: C
     """
     key = spec.key
     if resume and store.is_finished(out, key):
+        _keep_final_state(key.dir(out))  # in case the process ended between sealing the run and keeping its state
         return store.load_run(key.dir(out)).summary
 
     method, config, env = build(spec)
@@ -375,8 +376,12 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
         print(f"warning: {key.dir(out)}: could not record the evaluation rollout ({err})", file=sys.stderr)
     recorded = {CHECKPOINT_PROBLEM: writer.manifest[CHECKPOINT_PROBLEM]} if CHECKPOINT_PROBLEM in writer.manifest else {}
     summary = writer.finish(status, reason=reason, iterations=counters["iteration"], **recorded)
-    # The last checkpoint holds the final state (written at the final evaluation); kept under another name, so that
-    # a finished run is never mistaken for one to resume.
-    if (key.dir(out) / CHECKPOINT_FILE).exists():
-        (key.dir(out) / CHECKPOINT_FILE).replace(key.dir(out) / FINAL_STATE_FILE)
+    _keep_final_state(key.dir(out))
     return summary
+
+
+def _keep_final_state(run_dir: Path) -> None:
+    """A finished run's last checkpoint holds its final state (written at the final evaluation): kept under another
+    name, so that a finished run is never mistaken for one to resume."""
+    if (run_dir / CHECKPOINT_FILE).exists():
+        (run_dir / CHECKPOINT_FILE).replace(run_dir / FINAL_STATE_FILE)

@@ -29,8 +29,9 @@ The functions:
   update was not finite: such a step is *not applied*, and the harness should mark the run diverged).
 - ``policy(state) -> act``: ``act(obs, key) -> action`` for evaluation, deterministic (the mean action), jit-able,
   for one observation ``[obs_size]`` or a batch ``[..., obs_size]``; ``key`` is accepted for a uniform signature.
-- ``sample_policy(state) -> act`` (optional, None by default): ``act(obs, key) -> action`` drawn from the method's
-  stochastic policy with ``key`` (the distribution training samples from), for the sampled evaluation of
+- ``sample_policy(state) -> act`` (optional, None by default): ``act(obs, key) -> action`` drawn with ``key`` from the
+  method's stochastic policy (the distribution whose mean ``policy`` returns; training may explore differently, as
+  ``ppo_deepmimic`` adds its noise only at an annealed rate), for the sampled evaluation of
   ``benchmarks.policy_eval`` (DiffMimic's release evaluates this way). A method without one is evaluated
   deterministically only.
 
@@ -62,9 +63,9 @@ class Method:
     policy: Callable[[Any], Callable[[jax.Array, jax.Array], jax.Array]]
     needs_differentiable_env: bool = False
     """True when the method differentiates through ``env.step`` and its ``metrics["loss"]``."""
+    description: str = ""
     sample_policy: Callable[[Any], Callable[[jax.Array, jax.Array], jax.Array]] | None = None
     """The stochastic policy (module docstring); None: the method has none."""
-    description: str = ""
 
     def jit_update(self, env, config, **jit_kwargs) -> Callable[[Any, jax.Array], tuple[Any, Mapping[str, jax.Array]]]:
         """``update`` with ``env`` and ``config`` bound, compiled with :func:`jax.jit` (``jit_kwargs`` pass through)."""

@@ -26,6 +26,7 @@ from benchmarks.evaluator import (
     make_evaluate,
     make_sampled_evaluate,
     mean_over_episodes,
+    sampled_episode_keys,
     pelvis_out_of_range,
     summarise_episode,
 )
@@ -189,6 +190,13 @@ def test_evaluator_rejects_an_env_with_replay_left_on(train_env):
     # reference whenever it drifted: the evaluator must refuse before anything is compiled.
     with pytest.raises(EvaluationError, match="replay='threshold'"):
         make_evaluate(train_env, lambda state: None, Horizons(4, 4))
+
+
+def test_every_sampled_episode_and_step_draws_with_its_own_key():
+    reset_keys, step_keys = sampled_episode_keys(jax.random.PRNGKey(0), episodes=3, steps=5)
+    assert reset_keys.shape[0] == 3 and step_keys.shape[:2] == (3, 5)
+    drawn = {tuple(np.asarray(key).ravel()) for key in [*reset_keys, *step_keys.reshape((15,) + step_keys.shape[2:])]}
+    assert len(drawn) == 3 + 15
 
 
 def test_mean_over_episodes_hand_computed():

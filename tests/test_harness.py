@@ -394,4 +394,9 @@ def test_policy_eval_names_what_is_missing(finished, interrupted, tmp_path, caps
     assert policy_eval.main([str(spec().key.dir(copied))]) == 2
     assert f"{harness.FINAL_STATE_FILE}: missing" in capsys.readouterr().err
     assert policy_eval.main([str(tmp_path / "nowhere")]) == 2
-    assert "error:" in capsys.readouterr().err
+    assert str(tmp_path / "nowhere") in capsys.readouterr().err
+    # A state file that is not the one the curve ends with (here the interrupted run's, saved at 16 samples) is refused.
+    stale = spec().key.dir(copy_of(finished[0], tmp_path / "stale"))
+    shutil.copyfile(spec().key.dir(interrupted) / harness.CHECKPOINT_FILE, stale / harness.FINAL_STATE_FILE)
+    assert policy_eval.main([str(stale)]) == 2
+    assert "saved after 16 samples (iteration 2), but the curve ends at 24 (iteration 3)" in capsys.readouterr().err

@@ -211,7 +211,7 @@ def test_fall_contacts_rebuild_the_links_and_measure_the_nearest_fall_body(recor
     run = tmp_path / "run"
     save_rollout(run, rollout)
     assert main([str(run)]) == 2
-    assert "manifest.json: missing" in capsys.readouterr().out
+    assert "manifest.json: missing" in capsys.readouterr().err
     env_config = dataclasses.asdict(env.config)
     (run / "manifest.json").write_text(json.dumps({"clip": "synthetic", "config": {"env": env_config}}))
     assert main([str(run), "--distance", "10"]) == 0  # every frame but the reset one is within 10 m of the floor

@@ -1,0 +1,73 @@
+"""A recorded run's configuration, rebuilt from its ``manifest.json``, for the tools that look at a run afterwards
+(``benchmarks.policy_eval``, ``benchmarks.fall_contacts``).
+
+The manifest stores each config as JSON (tuples as lists, nested dataclasses as objects); options added after a
+run was recorded take the value the run actually had (``results_store.recorded_*``), never today's default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import envs
+from benchmarks import results_store as store
+from envs.losses import LossWeights
+from envs.rewards import RewardWeights
+
+
+def as_json(value: Any) -> Any:
+    """``value`` as the manifest stores it (tuples and lists alike)."""
+    return json.loads(json.dumps(value))
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON lists back to the tuples the config dataclasses hold."""
+    return tuple(_as_tuples(item) for item in value) if isinstance(value, list) else value
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """The run's manifest (CorruptRunError naming the file if missing, not JSON or not an object)."""
+    return store.read_json_object(Path(run_dir) / store.MANIFEST_FILE)
+
+
+def manifest_section(manifest: dict, *path: str, where: Path) -> Any:
+    """``manifest[path[0]][path[1]]...``; CorruptRunError naming ``where`` and the missing key."""
+    value = manifest
+    for depth, key in enumerate(path):
+        if not isinstance(value, dict) or key not in value:
+            raise store.CorruptRunError(f"{where}: no {'.'.join(path[:depth + 1])}")
+        value = value[key]
+    return value
+
+
+def env_config(recorded: dict, where: Path) -> envs.MimicConfig:
+    """The ``envs.MimicConfig`` a manifest's env section records; CorruptRunError for settings this code lacks."""
+    unknown = sorted(set(recorded) - {field.name for field in dataclasses.fields(envs.MimicConfig)})
+    if unknown:
+        raise store.CorruptRunError(f"{where}: env settings this code does not have: {', '.join(unknown)}")
+    values = {name: _as_tuples(value) for name, value in recorded.items()}
+    values["torque_limits"] = store.recorded_torque_limits(recorded)
+    values["fall_contact_distance"] = store.recorded_fall_contact_distance(recorded)
+    values["loss_weights"] = LossWeights(**recorded.get("loss_weights", {}))
+    values["reward_weights"] = RewardWeights(**recorded.get("reward_weights", {}))
+    return envs.MimicConfig(**values)
+
+
+def method_config(method, recorded: dict, where: Path):
+    """The method's config dataclass as the manifest records it; CorruptRunError if this code's config has other
+    fields (a field added since would silently take today's default)."""
+    fields = {field.name for field in dataclasses.fields(method.config_cls)}
+    if set(recorded) != fields:
+        raise store.CorruptRunError(
+            f"{where}: {method.name}'s config has changed since the run (recorded only: "
+            f"{sorted(set(recorded) - fields) or 'none'}; new: {sorted(fields - set(recorded)) or 'none'})")
+    return method.config_cls(**{name: _as_tuples(value) for name, value in recorded.items()})
+
+
+def clip_file(manifest: dict, where: Path) -> str:
+    """What the run's env was built from (a shipped clip's name or a motion file), as the harness passed it."""
+    config = manifest_section(manifest, "config", where=where)
+    return config.get("clip_file") or manifest_section(manifest, "clip", where=where)
