@@ -37,7 +37,7 @@ from methods import check_compatible, get_method, parallel
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
 # A finished run's last checkpoint, kept: the final policy (and optimiser state), for ``benchmarks.policy_eval``.
-FINAL_STATE_FILE = "final_state.msgpack"
+FINAL_STATE_FILE = store.FINAL_STATE_FILE
 INTERMEDIATE_ROLLOUTS = "rollouts"  # run_dir/rollouts/samples_<k>.npz, with --record-every
 # Manifest and summary field saying that an unreadable checkpoint made the harness redo the run from scratch.
 CHECKPOINT_PROBLEM = "checkpoint_problem"

@@ -5,118 +5,43 @@ does (actions sampled from the method's stochastic policy, several episodes from
 
 The harness keeps a finished run's last state as ``final_state.msgpack`` (git-ignored: the file stays on the
 machine that trained it). The run's environment, evaluation env and method config are rebuilt from its
-``manifest.json``, so the evaluation measures the run as it was trained. The deterministic line re-evaluates the
-curve's last row: the same number up to float rounding (another device count compiles another program), which a
-fall can amplify (after a fall the simulation is chaotic: the backflip's 20 s error of one final state measured
-0.549 m in its run and 0.512 m here, its cycle error 0.094 m in both). The sampled line is DiffMimic's
-``eval/episode_pose_error`` for this policy (``num_eval_envs`` 32, ``deterministic_eval`` False), with the spread
-over episodes. ``--json FILE`` also writes the numbers.
+``manifest.json``, and the process takes as many host devices as the run's had, so the deterministic line
+re-evaluates the curve's last row with the program the harness ran (``--devices`` to choose: another device count
+compiles another program, whose float rounding a fall can grow into another episode). The sampled line is
+DiffMimic's ``eval/episode_pose_error`` for this policy (``num_eval_envs`` 32, ``deterministic_eval`` False), with
+the spread over episodes. ``--json FILE`` also writes the numbers.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
-import jax
 import numpy as np
 
-import envs
-from benchmarks import recorded_run
 from benchmarks import results_store as store
-from benchmarks.evaluator import (EVALUATION_METRICS, Horizons, evaluation_env, make_evaluate,
-                                  make_sampled_evaluate)
-from benchmarks.harness import FINAL_STATE_FILE, read_saved_state
+from benchmarks.console import quiet_libraries
+from benchmarks.host_devices import request_host_devices
 from benchmarks.input_errors import input_errors
-from methods import get_method
 
 DEFAULT_EPISODES = 32  # DiffMimic's num_eval_envs
 
 
-class PolicyEvalError(ValueError):
-    """A run that cannot be re-evaluated; the message names the file and the problem."""
-
-
-@dataclasses.dataclass
-class SavedRun:
-    """A finished run rebuilt from its files: what its final policy is evaluated with."""
-
-    dir: Path
-    manifest: dict
-    curve_last: dict
-    method: Any
-    config: Any
-    eval_env: envs.MimicEnv
-    horizons: Horizons
-    state: Any
-    samples: int
-
-
-def load_saved_run(run_dir: str | Path, data_dir: str | None = None) -> SavedRun:
-    """The run in ``run_dir`` with its final state restored. Raises PolicyEvalError (or the store's CorruptRunError,
-    the harness's CheckpointError, a data or motion error) naming the file and the problem."""
-    run_dir = Path(run_dir)
-    run = store.load_run(run_dir)
-    if run.summary is None:
-        raise PolicyEvalError(f"{run_dir}: the run is not finished (no {store.SUMMARY_FILE}); finish it first")
-    state_path = run_dir / FINAL_STATE_FILE
-    if not state_path.exists():
-        raise PolicyEvalError(f"{state_path}: missing (the run finished before final states were kept, or its "
-                              "directory was copied without it: git does not track it)")
-    where = run_dir / store.MANIFEST_FILE
-    method = get_method(run.manifest["method"])
-    config = recorded_run.method_config(method, recorded_run.manifest_section(run.manifest, "config", "method",
-                                                                              where=where), where)
-    clip = recorded_run.clip_file(run.manifest, where)
-    env = envs.make_env(clip, recorded_run.env_config(
-        recorded_run.manifest_section(run.manifest, "config", "env", where=where), where), data_dir=data_dir)
-    evaluation = recorded_run.manifest_section(run.manifest, "config", "evaluation", where=where)
-    horizons = Horizons(*(recorded_run.manifest_section(evaluation, name, where=where)
-                          for name in ("cycle_frames", "long_frames")))
-    eval_env = evaluation_env(clip, env, horizons, data_dir=data_dir)
-    # The evaluation env is derived, not recorded: check that this code derives the one the run was evaluated in.
-    rebuilt = recorded_run.as_json(dataclasses.asdict(eval_env.config))
-    recorded = recorded_run.as_json(dataclasses.asdict(recorded_run.env_config(
-        recorded_run.manifest_section(evaluation, "env", where=where), where)))
-    changed = sorted(name for name in set(rebuilt) | set(recorded) if rebuilt.get(name) != recorded.get(name))
-    if changed:
-        raise PolicyEvalError(f"{where}: this code builds another evaluation env than the run's ({', '.join(changed)})")
-
-    state, counters = read_saved_state(state_path, method.init(jax.random.PRNGKey(0), env, config))
-    last = run.curve.iloc[-1]
-    if (int(counters["samples"]), int(counters["iteration"])) != (int(last["samples"]), int(last["iteration"])):
-        raise PolicyEvalError(f"{state_path}: saved after {int(counters['samples']):,} samples (iteration "
-                              f"{int(counters['iteration'])}), but the curve ends at {int(last['samples']):,} "
-                              f"(iteration {int(last['iteration'])}): not this run's final state")
-    return SavedRun(run_dir, run.manifest, {name: float(last[name]) for name in EVALUATION_METRICS}, method,
-                    config, eval_env, horizons, state, int(counters["samples"]))
-
-
-def deterministic_evaluation(saved: SavedRun) -> dict[str, float]:
-    """The harness's evaluation of the final policy: one episode, the mean action, key 0."""
-    evaluate = jax.jit(make_evaluate(saved.eval_env, saved.method.policy, saved.horizons))
-    return {name: float(value) for name, value in jax.device_get(evaluate(saved.state, jax.random.PRNGKey(0))).items()}
-
-
-def sampled_evaluation(saved: SavedRun, episodes: int, seed: int = 0) -> tuple[dict[str, float], dict[str, list]]:
-    """DiffMimic's evaluation of the final policy: the means over ``episodes`` sampled episodes, and each episode's
-    metrics."""
-    if saved.method.sample_policy is None:
-        raise PolicyEvalError(f"{saved.dir}: method '{saved.method.name}' has no stochastic policy (sample_policy)")
-    evaluate = jax.jit(make_sampled_evaluate(saved.eval_env, saved.method.sample_policy, saved.horizons, episodes))
-    means, per_episode = jax.device_get(evaluate(saved.state, jax.random.PRNGKey(seed)))
-    return ({name: float(value) for name, value in means.items()},
-            {name: np.asarray(value, float).tolist() for name, value in per_episode.items()})
+def _run_devices(run_dir: Path) -> tuple[int | None, int | None]:
+    """(host devices of the run's process, devices its batch was split over) from its manifest; None if unknown."""
+    try:
+        manifest = store.read_json_object(run_dir / store.MANIFEST_FILE)
+    except store.CorruptRunError:
+        return None, None  # reported with its file when the run is loaded
+    return manifest.get("local_device_count"), manifest.get("device_count")
 
 
 def _format(value: float, unit: str = "") -> str:
     return "-" if not np.isfinite(value) else f"{value:.3f}{unit}"
 
 
-def format_table(saved: SavedRun, rows: list[tuple[str, dict[str, float]]], spread: dict[str, list] | None) -> str:
+def format_table(saved, rows: list[tuple[str, dict[str, float]]], spread: dict[str, list] | None) -> str:
     """The evaluations side by side: pose errors (m), contact falls (fraction of episodes that fell), the first
     fall (s; the mean over the episodes that fell)."""
     header = ("evaluation", "pose error cycle", "pose error 20 s", "fell (cycle)", "fell (20 s)",
@@ -133,23 +58,32 @@ def format_table(saved: SavedRun, rows: list[tuple[str, dict[str, float]]], spre
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     body = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines]
     title = (f"{saved.dir}: {saved.method.name} on {saved.manifest.get('clip')}, seed {saved.manifest.get('seed')}, "
-             f"final policy after {saved.samples:,} samples")
+             f"final policy after {saved.samples:,} samples, on {saved.devices} device(s)")
     return "\n".join([title, *body])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", type=Path, help=f"a finished run's directory (with {FINAL_STATE_FILE})")
+    parser.add_argument("run", type=Path, help=f"a finished run's directory (with {store.FINAL_STATE_FILE})")
     parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES,
                         help="sampled episodes (DiffMimic's num_eval_envs: 32; 0: deterministic only)")
     parser.add_argument("--seed", type=int, default=0, help="key of the sampled episodes")
     parser.add_argument("--data-dir", default=None, help="DeepMimic data directory (default: $MIMICBENCH_DATA)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
+    parser.add_argument("--devices", type=int, default=None,
+                        help="devices to evaluate on (default: the run's; host devices are set before JAX loads)")
     args = parser.parse_args(argv)
     if args.episodes < 0:
         parser.error(f"--episodes must be >= 0, got {args.episodes}")
+    if args.devices is not None and args.devices < 1:
+        parser.error(f"--devices must be at least 1, got {args.devices}")
+    host_devices, run_devices = _run_devices(args.run)
+    request_host_devices(max(args.devices or 0, host_devices or 0) or None)  # before JAX is imported
+    quiet_libraries(verbose=False)
+    from benchmarks.saved_policy import deterministic_evaluation, load_saved_run, sampled_evaluation
+
     try:
-        saved = load_saved_run(args.run, args.data_dir)
+        saved = load_saved_run(args.run, args.data_dir, devices=args.devices or run_devices)
         print(f"{args.run}: compiling the evaluations...", file=sys.stderr)
         results = {"recorded": saved.curve_last, "deterministic": deterministic_evaluation(saved)}
         spread = None
@@ -166,7 +100,8 @@ def main(argv=None) -> int:
     if args.json is not None:
         try:
             store.write_json_atomic(args.json, {"run": str(args.run), "samples": saved.samples,
-                                                "episodes": args.episodes, "seed": args.seed, **results,
+                                                "devices": saved.devices, "episodes": args.episodes,
+                                                "seed": args.seed, **results,
                                                 "sampled_per_episode": spread})
         except OSError as error:
             print(f"error: {args.json}: cannot write ({error})", file=sys.stderr)

@@ -42,6 +42,8 @@ DEFAULT_OUT = Path("results")
 MANIFEST_FILE = "manifest.json"
 CURVE_FILE = "curve.csv"
 SUMMARY_FILE = "summary.json"
+# A finished run's final training state (benchmarks.harness keeps it; benchmarks.policy_eval reads it).
+FINAL_STATE_FILE = "final_state.msgpack"
 
 FINISHED_STATUSES = ("complete", "diverged")
 INCOMPLETE = "incomplete"

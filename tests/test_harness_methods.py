@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from flax import serialization
 
-from benchmarks import harness, policy_eval
+from benchmarks import harness, saved_policy
 from benchmarks import results_store as store
 from benchmarks.evaluator import evaluation_env, evaluation_horizons, make_evaluate
 from benchmarks.suites import ClipSpec
@@ -121,14 +121,14 @@ def test_checkpoint_restores_the_trained_state(resumed, method, tmp_path):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_final_policy_evaluates_again_deterministically_and_sampled(resumed, method):
-    """benchmarks.policy_eval on a real method's finished run: the manifest rebuilds its config and env, the kept
+    """benchmarks.saved_policy (policy_eval's library) on a real method's finished run: the manifest rebuilds its config and env, the kept
     final state re-evaluates to the curve's last row, and the method's stochastic policy gives sampled episodes."""
     result = resumed(method)
-    saved = policy_eval.load_saved_run(result.dir)
+    saved = saved_policy.load_saved_run(result.dir)
     assert saved.config == harness.build(result.spec)[1] and saved.samples == SMOKE.max_samples
-    again = policy_eval.deterministic_evaluation(saved)
+    again = saved_policy.deterministic_evaluation(saved)
     assert again[POSE_ERROR] == pytest.approx(float(result.run.curve[POSE_ERROR].iloc[-1]), rel=1e-5)
-    means, per_episode = policy_eval.sampled_evaluation(saved, episodes=2)
+    means, per_episode = saved_policy.sampled_evaluation(saved, episodes=2)
     assert np.isfinite(per_episode[POSE_ERROR]).all() and per_episode[POSE_ERROR][0] != per_episode[POSE_ERROR][1]
     assert means[POSE_ERROR] == pytest.approx(np.mean(per_episode[POSE_ERROR]), rel=1e-6)
 
