@@ -212,13 +212,8 @@ def mean_over_episodes(results: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """EVALUATION_METRICS of several episodes (each value ``[episodes]``) -> one value each, as DiffMimic averages
     its evaluation envs: the mean pose error and height-fall fraction (all episodes have the same length, so this
     is the mean over steps and episodes), the fraction of episodes with a contact fall, and the mean first-fall and
-    divergence times of the episodes that had one (NaN when none had)."""
-    def mean_where_finite(times):
-        finite = jnp.isfinite(times)
-        total = jnp.sum(jnp.where(finite, times, 0.0))
-        return jnp.where(finite.any(), total / jnp.maximum(finite.sum(), 1), jnp.nan).astype(jnp.float32)
-
-    return {name: mean_where_finite(value) if name in ("first_fall_seconds", "diverged_seconds") else value.mean()
+    divergence times of the episodes that had one (NaN when none had: a time is NaN where there was none)."""
+    return {name: jnp.nanmean(value) if name in ("first_fall_seconds", "diverged_seconds") else value.mean()
             for name, value in results.items()}
 
 

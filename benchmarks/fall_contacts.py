@@ -25,6 +25,7 @@ from brax import math
 
 import envs
 from benchmarks import recorded_run
+from benchmarks import results_store as store
 from benchmarks.input_errors import input_errors
 from benchmarks.rollout_file import ROLLOUT_FILE, load_rollout
 from envs.model import CharacterModel
@@ -68,8 +69,8 @@ def nearest_fall_body(env: envs.MimicEnv, x: base.Transform) -> tuple[np.ndarray
 
 def _env_for_run(run_dir: Path, data_dir: str | None = None) -> envs.MimicEnv:
     """The run's training env (its character, fall bodies and contact rule), one step long."""
-    where = run_dir / "manifest.json"
-    manifest = recorded_run.read_manifest(run_dir)
+    where = run_dir / store.MANIFEST_FILE
+    manifest = store.read_json_object(where)
     config = recorded_run.env_config(recorded_run.manifest_section(manifest, "config", "env", where=where), where)
     config = dataclasses.replace(config, episode_length=1)  # only the geometry and the fall bodies are used
     return envs.make_env(recorded_run.clip_file(manifest, where), config, data_dir=data_dir)

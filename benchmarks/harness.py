@@ -15,7 +15,6 @@ run time and the compile cost is reported beside it, not hidden in the first ite
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -27,6 +26,7 @@ import jax.numpy as jnp
 from flax import serialization
 
 import envs
+from benchmarks import recorded_run
 from benchmarks import results_store as store
 from benchmarks.diagnostics import UpdateLog
 from benchmarks.evaluator import EVALUATION_METRICS, evaluation_env, evaluation_horizons, make_evaluate
@@ -233,11 +233,10 @@ def _manifest(spec: RunSpec, method, config, env, eval_env, horizons, devices: i
 def _changed_settings(saved: dict, current: dict) -> list[str]:
     """The config sections (method, env, evaluation, tier, clip file, command line) that differ, compared as the
     JSON the manifest stores (tuples and lists alike)."""
-    as_json = lambda config: json.loads(json.dumps(config))  # noqa: E731
-    saved, current = as_json(saved), as_json(current)
+    saved = recorded_run.as_json(saved)  # a copy, patched below
     if isinstance(saved.get("env"), dict):  # saved before the option existed: the limits it ran with
         saved["env"]["torque_limits"] = store.recorded_torque_limits(saved["env"])
-    return sorted(name for name in set(saved) | set(current) if saved.get(name) != current.get(name))
+    return recorded_run.changed_keys(saved, current)
 
 
 class RunPaused(Exception):

@@ -23,14 +23,15 @@ def as_json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def changed_keys(saved: dict, current: dict) -> list[str]:
+    """The top-level keys whose values differ between two configs, compared as the manifest stores them."""
+    saved, current = as_json(saved), as_json(current)
+    return sorted(name for name in set(saved) | set(current) if saved.get(name) != current.get(name))
+
+
 def _as_tuples(value: Any) -> Any:
     """JSON lists back to the tuples the config dataclasses hold."""
     return tuple(_as_tuples(item) for item in value) if isinstance(value, list) else value
-
-
-def read_manifest(run_dir: Path) -> dict:
-    """The run's manifest (CorruptRunError naming the file if missing, not JSON or not an object)."""
-    return store.read_json_object(Path(run_dir) / store.MANIFEST_FILE)
 
 
 def manifest_section(manifest: dict, *path: str, where: Path) -> Any:

@@ -68,10 +68,8 @@ def load_saved_run(run_dir: str | Path, data_dir: str | None = None, devices: in
                           for name in ("cycle_frames", "long_frames")))
     eval_env = evaluation_env(clip, env, horizons, data_dir=data_dir)
     # The evaluation env is derived, not recorded: check that this code derives the one the run was evaluated in.
-    rebuilt = recorded_run.as_json(dataclasses.asdict(eval_env.config))
-    recorded = recorded_run.as_json(dataclasses.asdict(recorded_run.env_config(
-        recorded_run.manifest_section(evaluation, "env", where=where), where)))
-    changed = sorted(name for name in set(rebuilt) | set(recorded) if rebuilt.get(name) != recorded.get(name))
+    recorded = recorded_run.env_config(recorded_run.manifest_section(evaluation, "env", where=where), where)
+    changed = recorded_run.changed_keys(dataclasses.asdict(recorded), dataclasses.asdict(eval_env.config))
     if changed:
         raise PolicyEvalError(f"{where}: this code builds another evaluation env than the run's ({', '.join(changed)})")
 
