@@ -1,7 +1,7 @@
 """Throughput of this machine, in one run: the environment and each method's training, on 1 device and on all.
 
     python -m benchmarks.perf                       # quick-tier settings, synthetic clip -> results/perf/<machine>.json
-    python -m benchmarks.perf --tier paper --name gpu-h200   # DiffMimic 300 envs x 59 steps, PPO batch 4096
+    python -m benchmarks.perf --tier paper --clip walk --name gpu-h200   # DiffMimic 300 x 59 steps, PPO batch 4096
 
 Measures, for each device count (1, and every local device: one XLA host device per CPU core, or every GPU):
 

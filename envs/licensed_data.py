@@ -303,12 +303,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_fetch.add_argument("--dest", default=None, help="target folder (default: ~/.cache/mimicbench/<source>)")
     p_fetch.add_argument("--force", action="store_true", help="download files that are already present again")
     p_fetch.add_argument("--accept-licence", action="store_true", help="accept the source's non-commercial licence")
+    p_verify.add_argument(
+        "--data-dir", default=None, help="folder to check (default: the source's environment variable, else its cache)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.cmd == "fetch":
             fetch(args.source, args.dest, accept_licence=args.accept_licence, force=args.force)
             return 0
-        problems = verify(args.source)
+        problems = verify(args.source, args.data_dir)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

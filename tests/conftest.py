@@ -14,6 +14,9 @@ request_host_devices(2)
 import jax  # noqa: E402
 import pytest
 
+from envs import data as envs_data  # noqa: E402
+from envs import licensed_data  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 # Compiling the humanoid's programs takes tens of seconds; the persistent cache makes reruns (and CI's second
 # process) reuse them. It is also how tests share programs within one session: every harness.run jits fresh
@@ -26,7 +29,13 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def _shared_data_dir() -> Path | None:
-    candidates = [os.environ.get("MIMICBENCH_DATA"), REPO.parent / "shared" / "data" / "deepmimic"]
+    """DeepMimic's data: ``$MIMICBENCH_DATA``, else ``shared/data/deepmimic`` beside the repository, else where
+    ``run_benchmark.py fetch`` puts it."""
+    candidates = [
+        os.environ.get("MIMICBENCH_DATA"),
+        REPO.parent / "shared" / "data" / "deepmimic",
+        envs_data.default_cache_dir(),
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "motions").is_dir():
             return Path(candidate)
@@ -54,16 +63,18 @@ def data_dir() -> Path:
 
 def _reference_data_dir(name: str) -> Path:
     """ASE's or DiffMimic's files: the folder ``$MIMICBENCH_<NAME>_DATA`` names (CI sets it), else ``shared/data/<name>``
-    beside the DeepMimic data dir or the repository."""
+    beside the DeepMimic data dir or the repository, else the fetch cache; the first that holds the source's first
+    pinned file."""
     deepmimic = _shared_data_dir()
     named = os.environ.get(f"MIMICBENCH_{name.upper()}_DATA")
     candidates = (
         ([Path(named)] if named else [])
         + ([deepmimic.parent / name] if deepmimic else [])
-        + [REPO.parent / "shared" / "data" / name]
+        + [REPO.parent / "shared" / "data" / name, licensed_data.default_cache_dir(name)]
     )
+    marker = licensed_data.get_source(name).files[0].relpath
     for candidate in candidates:
-        if (candidate / "SOURCE.md").is_file():
+        if (candidate / marker).is_file():
             return candidate
     missing_data(f"{name} reference data not found (looked in {', '.join(map(str, candidates))})")
 

@@ -125,6 +125,17 @@ def test_folder_comes_from_the_environment_variable(monkeypatch, tmp_path):
         resolve_source_dir("amass")
 
 
+def test_cli_verify_checks_the_named_folder(monkeypatch, tmp_path, capsys):
+    contents = _fake_source(monkeypatch, "diffmimic")
+    root = fetch("diffmimic", tmp_path / "copy", accept_licence=True, opener=_serving("diffmimic", contents),
+                 progress=None)
+    assert licensed_data.main(["verify", "--source", "diffmimic", "--data-dir", str(root)]) == 0
+    assert "files present with the right sha256" in capsys.readouterr().out
+    (root / "demo_b" / "two.npy").write_bytes(b"tampered")
+    assert licensed_data.main(["verify", "--source", "diffmimic", "--data-dir", str(root)]) == 1
+    assert f"bad sha256: {root / 'demo_b' / 'two.npy'}" in capsys.readouterr().err
+
+
 def test_cli_fetch_names_the_licence(tmp_path, capsys):
     assert run_benchmark.main(["fetch", "--source", "ase", "--dest", str(tmp_path)]) == 1
     err = capsys.readouterr().err
