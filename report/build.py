@@ -199,8 +199,12 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     runs, problems = scan_runs(results_dir)
     if not runs:
         detail = "".join(f"\n  {path}: {problem}" for path, problem in problems)
+        # Result sets kept side by side (results/long-cpu, results/quick-cpu, ...) sit one level down; each is
+        # reported on its own, never mixed with the others.
+        nested = sorted({str(run.parents[3]) for run in results_dir.glob("*/*/*/*/seed_*") if run.is_dir()})
+        hint = f"\n  it holds result sets one level down; report one of them: {', '.join(nested)}" if nested else ""
         raise NoRunsError(f"no finished runs under {results_dir} "
-                          f"(expected <suite>/<clip>/<method>/seed_<k>/summary.json){detail}")
+                          f"(expected <suite>/<clip>/<method>/seed_<k>/summary.json){detail}{hint}")
     out_dir.mkdir(parents=True, exist_ok=True)
 
     per_run = per_run_table(runs, THRESHOLDS)

@@ -226,6 +226,11 @@ def test_build_report_writes_markdown_and_self_contained_html(tmp_path):
 def test_build_report_with_no_runs(tmp_path):
     with pytest.raises(NoRunsError, match="no finished runs"):
         build_report(tmp_path)
+    # A folder of result sets (as results/ in this repository) names them instead of mixing them.
+    for name in ("long-cpu", "quick-cpu"):
+        (tmp_path / name / "deepmimic" / "walk" / "ppo" / "seed_0").mkdir(parents=True)
+    with pytest.raises(NoRunsError, match=f"report one of them: {tmp_path / 'long-cpu'}, {tmp_path / 'quick-cpu'}"):
+        build_report(tmp_path)
 
 
 def test_cli_and_no_jax_import(tmp_path, results):
