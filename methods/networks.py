@@ -11,27 +11,53 @@ from flax import struct
 
 Activation = Literal["elu", "relu", "swish", "tanh"]
 ACTIVATIONS = {"elu": nn.elu, "relu": nn.relu, "swish": nn.swish, "tanh": nn.tanh}
+Initialisation = Literal["flax", "deepmimic"]
+INITIALISATIONS = ("flax", "deepmimic")
 
 
 class MLP(nn.Module):
     """Dense layers of ``hidden_sizes`` with ``activation``, then a linear layer of ``output_size``.
 
     ``output_scale`` shrinks the last layer's initial weights (DeepMimic initialises its actor's output at 0.01 so
-    the first actions sit at the middle of the joint ranges). Fields are hashable, so a module can live in a
-    static (non-pytree) field of a training state.
+    the first actions sit at the middle of the joint ranges). ``initialisation``: `flax`, LeCun-normal hidden layers
+    and an output layer of LeCun normal x ``output_scale`` (standard deviation output_scale / sqrt(fan in), the scale
+    of purejaxrl's orthogonal(0.01) actor head); `deepmimic`, DeepMimic's TensorFlow initialisers (``tf_util.fc_net``:
+    Xavier-uniform hidden layers; ``pg_agent.py``: the output uniform in +-``output_scale`` where it is below 1, the
+    actor's, else Xavier uniform, the critic's). Biases start at zero either way. Fields are hashable, so a module
+    can live in a static (non-pytree) field of a training state.
     """
 
     hidden_sizes: tuple[int, ...]
     output_size: int
     activation: Activation = "relu"
     output_scale: float = 1.0
+    initialisation: Initialisation = "flax"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        if self.initialisation not in INITIALISATIONS:
+            raise ValueError(
+                f"unknown network initialisation '{self.initialisation}': expected one of {INITIALISATIONS}"
+            )
+        deepmimic = self.initialisation == "deepmimic"
+        hidden_init = nn.initializers.xavier_uniform() if deepmimic else nn.initializers.lecun_normal()
         for size in self.hidden_sizes:
-            x = ACTIVATIONS[self.activation](nn.Dense(size)(x))
-        kernel_init = nn.initializers.variance_scaling(self.output_scale**2, "fan_in", "truncated_normal")
-        return nn.Dense(self.output_size, kernel_init=kernel_init)(x)
+            x = ACTIVATIONS[self.activation](nn.Dense(size, kernel_init=hidden_init)(x))
+        if not deepmimic:
+            output_init = nn.initializers.variance_scaling(self.output_scale**2, "fan_in", "truncated_normal")
+        elif self.output_scale < 1.0:
+            output_init = _uniform(self.output_scale)
+        else:
+            output_init = nn.initializers.xavier_uniform()
+        return nn.Dense(self.output_size, kernel_init=output_init)(x)
+
+
+def _uniform(bound: float):
+    """TensorFlow's ``random_uniform_initializer(-bound, bound)``."""
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
 
 
 @struct.dataclass

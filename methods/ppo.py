@@ -50,7 +50,10 @@ the entries' contents: each restart is a fresh random start frame, as before.
   random, and each episode keeps the limit in force when it started.
 - Observation statistics frozen after 1 M samples (``NormalizerSamples``).
 - Discount 0.95, TD(lambda) 0.95, ratio clip 0.2, networks ``fc_2layers_1024units`` (ReLU layers of 1024 and 512,
-  despite the name), the actor's output initialised at scale 0.01 (``ActorInitOutputScale``).
+  despite the name) with TensorFlow's initialisers as DeepMimic builds them: Xavier-uniform hidden layers and critic
+  output (``tf_util.fc_net``, ``pg_agent._build_net_critic``), the actor's output uniform in +-0.01
+  (``ActorInitOutputScale``, ``pg_agent._build_net_actor``).
+- Evaluation (DeepMimic's test mode) acts with the unclipped mean action, as both variants do here.
 
 What stays different (FIDELITY.md): observations are the shared environment's (DiffMimic's), not DeepMimic's
 local-frame features; DeepMimic's normaliser starts from the environment's offsets and scales, ours from the
@@ -77,7 +80,7 @@ import rlax
 from flax import struct
 
 from methods.base import Method
-from methods.networks import MLP, Activation, ObservationNormaliser
+from methods.networks import INITIALISATIONS, MLP, Activation, Initialisation, ObservationNormaliser
 from methods.optimisation import all_finite, guarded_step, select
 from methods.parallel import shard_batch
 
@@ -138,6 +141,9 @@ class PPOConfig:
     """Critic MLP hidden layers."""
     activation: Activation = "relu"
     """Hidden activation of both networks (DeepMimic: ReLU)."""
+    network_init: Initialisation = "flax"
+    """Initial weights of both networks (methods.networks.MLP): `flax`, LeCun normal, the actor's output at 0.01 x
+    LeCun normal (purejaxrl's scale); `deepmimic`, DeepMimic's (Xavier uniform, the actor's output uniform in +-0.01)."""
     normalize_observations: bool = True
     """Running mean/std observation normalisation."""
     normalizer_samples: int = 0
@@ -263,6 +269,8 @@ def _validate(config: PPOConfig) -> None:
         raise ValueError(
             f"advantage_normalisation must be 'minibatch' or 'batch', not {config.advantage_normalisation!r}"
         )
+    if config.network_init not in INITIALISATIONS:
+        raise ValueError(f"network_init must be one of {INITIALISATIONS}, not {config.network_init!r}")
     for name in ("exploration_rate_start", "exploration_rate_end"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], not {getattr(config, name)}")
@@ -277,8 +285,9 @@ def init(key: jax.Array, env, config: PPOConfig) -> PPOState:
     _validate(config)
     actor_key, critic_key, env_key = jax.random.split(key, 3)
     networks = Networks(
-        actor=MLP(tuple(config.actor_hidden_sizes), env.action_size, config.activation, output_scale=0.01),
-        critic=MLP(tuple(config.critic_hidden_sizes), 1, config.activation),
+        actor=MLP(tuple(config.actor_hidden_sizes), env.action_size, config.activation, output_scale=0.01,
+                  initialisation=config.network_init),
+        critic=MLP(tuple(config.critic_hidden_sizes), 1, config.activation, initialisation=config.network_init),
     )
     obs = jnp.zeros((env.observation_size,))
     params = {
@@ -308,9 +317,11 @@ def _log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Array) -> jax.Arr
 
 
 def policy(state: PPOState):
+    """The mean action, unclipped as in training and in DeepMimic's test mode (the env's `diffmimic` and `range`
+    mappings clip it themselves; under DeepMimic's mapping the action-bound loss keeps it near [-1, 1])."""
     def act(obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
         del key  # the mean action
-        return jnp.clip(state.networks.actor.apply(state.params["actor"], _normalise(state, obs)), -1.0, 1.0)
+        return state.networks.actor.apply(state.params["actor"], _normalise(state, obs))
 
     return act
 
@@ -547,6 +558,7 @@ PPO_DEEPMIMIC = PPO.variant(
     clip_value_targets=True,
     action_bound_loss_weight=10.0,
     normalizer_samples=1_000_000,
+    network_init="deepmimic",
     episode_length=600,
     initial_episode_length=15,
     time_limit_anneal_samples=32_000_000,

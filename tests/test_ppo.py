@@ -22,6 +22,7 @@ from scipy import stats
 import envs
 import methods
 from methods import ppo
+from methods.networks import MLP
 from methods.ppo import PPO, PPO_DEEPMIMIC, Transition
 
 # -- a counter environment: obs = (start value, steps since reset), episodes of 1-4 steps set by the start value ----
@@ -216,6 +217,7 @@ def test_ppo_deepmimic_defaults_are_the_released_agent_and_args(data_dir):
     assert config.initial_action_std == agent["ExpParamsBeg"]["Noise"] == agent["ExpParamsEnd"]["Noise"]
     assert not config.learn_action_std and config.max_grad_norm == 0.0
     assert config.actor_hidden_sizes == config.critic_hidden_sizes == (1024, 512)  # fc_2layers_1024units
+    assert config.network_init == "deepmimic" and agent["ActorInitOutputScale"] == 0.01  # the actor's output scale
     # Every clip's training args: time limit 0.5 s -> 20 s over 32 M samples, at 30 control steps per second.
     for args_file in sorted((data_dir / "args").glob("train_humanoid3d_*_args.txt")):
         args = dict(re.findall(r"^--(\w+) (\S+)", args_file.read_text(), re.MULTILINE))
@@ -289,3 +291,39 @@ def test_ppo_deepmimic_update_follows_its_schedules(env_name):
     # Observation statistics stop after 32 samples: updated by the first update only.
     assert float(state.normaliser.count) == 32.0
     np.testing.assert_allclose(np.exp(np.asarray(state.params["log_std"])), 0.05, rtol=1e-6)
+
+
+def _kernels(network: MLP, inputs: int) -> list[np.ndarray]:
+    params = network.init(jax.random.PRNGKey(3), jnp.zeros(inputs))["params"]
+    return [np.asarray(params[f"Dense_{i}"]["kernel"]) for i in range(len(params))]
+
+
+def test_deepmimic_initialisation_is_tensorflows():
+    """DeepMimic's actor: Xavier-uniform hidden layers (bound sqrt(6 / (fan_in + fan_out))), the output uniform in
+    +-0.01 (std 0.01 / sqrt(3) = 0.00577); its critic's output Xavier uniform: bound sqrt(6 / 513) = 0.108."""
+    hidden, actor_out = _kernels(MLP((512,), 28, "relu", output_scale=0.01, initialisation="deepmimic"), 227)[-2:]
+    bound = math.sqrt(6 / (227 + 512))  # 0.0901
+    assert np.abs(hidden).max() <= bound and np.abs(hidden).max() > 0.99 * bound
+    assert hidden.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+    assert np.abs(actor_out).max() <= 0.01 and actor_out.std() == pytest.approx(0.01 / math.sqrt(3), rel=0.05)
+    critic_out = _kernels(MLP((512,), 1, "relu", initialisation="deepmimic"), 227)[-1]
+    assert np.abs(critic_out).max() <= math.sqrt(6 / 513) and critic_out.std() > 0.5 * math.sqrt(6 / 513) / math.sqrt(3)
+
+
+def test_flax_initialisation_scales_the_output_by_fan_in():
+    """`flax` (ppo's): the actor output's std is 0.01 / sqrt(512) = 4.4e-4, 13x below DeepMimic's 0.00577."""
+    actor_out = _kernels(MLP((512,), 28, "relu", output_scale=0.01), 227)[-1]
+    assert actor_out.std() == pytest.approx(0.01 / math.sqrt(512), rel=0.05)
+    with pytest.raises(ValueError, match="unknown network initialisation 'xavier'"):
+        _kernels(MLP((4,), 1, initialisation="xavier"), 3)
+
+
+def test_policy_acts_with_the_unclipped_mean():
+    """DeepMimic's test mode applies the network's mean as it is; a mean of 1.5 stays 1.5 (it was clipped to 1)."""
+    class Constant:
+        def apply(self, params, obs):
+            return jnp.full(obs.shape[:-1] + (2,), params)
+
+    state = SimpleNamespace(networks=SimpleNamespace(actor=Constant()), params={"actor": 1.5},
+                            normalize_observations=False)
+    np.testing.assert_allclose(ppo.policy(state)(jnp.zeros(3)), [1.5, 1.5])
