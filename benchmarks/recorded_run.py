@@ -57,15 +57,30 @@ def env_config(recorded: dict, where: Path) -> envs.MimicConfig:
     return envs.MimicConfig(**values)
 
 
+# Method settings added after runs were recorded, with the value those runs had: PPOConfig.network_init (b2ae392;
+# every PPO run before it was built with flax's initialisers).
+METHOD_FIELDS_BEFORE_OPTION = {"network_init": "flax"}
+
+
 def method_config(method, recorded: dict, where: Path):
     """The method's config dataclass as the manifest records it; CorruptRunError if this code's config has other
-    fields (a field added since would silently take today's default)."""
+    fields (a field added since would silently take today's default), except the settings of
+    METHOD_FIELDS_BEFORE_OPTION, which take the value the run had."""
     fields = {field.name for field in dataclasses.fields(method.config_cls)}
+    added = {name: value for name, value in METHOD_FIELDS_BEFORE_OPTION.items() if name in fields - set(recorded)}
+    recorded = {**recorded, **added}
     if set(recorded) != fields:
         raise store.CorruptRunError(
             f"{where}: {method.name}'s config has changed since the run (recorded only: "
             f"{sorted(set(recorded) - fields) or 'none'}; new: {sorted(fields - set(recorded)) or 'none'})")
     return method.config_cls(**{name: _as_tuples(value) for name, value in recorded.items()})
+
+
+def evaluated_with_clipped_mean(manifest: dict) -> bool:
+    """Whether the harness evaluated the run with its mean action clipped to [-1, 1]: PPO runs recorded before
+    b2ae392, the commit that both added ``network_init`` and stopped the clip (their method config lacks the field)."""
+    recorded = manifest.get("config", {}).get("method", {})
+    return str(manifest.get("method", "")).split("_")[0] == "ppo" and "network_init" not in recorded
 
 
 def clip_file(manifest: dict, where: Path) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import envs
@@ -42,6 +43,8 @@ class SavedRun:
     samples: int
     devices: int
     """Devices the state is placed on (the run's, where this process has them)."""
+    policy: Any
+    """``state -> act(obs, key)``: the deterministic policy the harness evaluated the run with."""
 
 
 def load_saved_run(run_dir: str | Path, data_dir: str | None = None, devices: int | None = None) -> SavedRun:
@@ -84,12 +87,24 @@ def load_saved_run(run_dir: str | Path, data_dir: str | None = None, devices: in
                               f"{int(counters['iteration'])}), but the curve ends at {int(last['samples']):,} "
                               f"(iteration {int(last['iteration'])}): not this run's final state")
     return SavedRun(run_dir, run.manifest, {name: float(last[name]) for name in EVALUATION_METRICS}, method,
-                    config, eval_env, horizons, state, int(counters["samples"]), devices)
+                    config, eval_env, horizons, state, int(counters["samples"]), devices, _evaluated_policy(method, run.manifest))
+
+
+def _evaluated_policy(method, manifest: dict):
+    """The method's policy, its mean action clipped to [-1, 1] for the runs whose evaluation clipped it."""
+    if not recorded_run.evaluated_with_clipped_mean(manifest):
+        return method.policy
+
+    def clipped(state):
+        act = method.policy(state)
+        return lambda obs, key=None: jnp.clip(act(obs, key), -1.0, 1.0)
+
+    return clipped
 
 
 def deterministic_evaluation(saved: SavedRun) -> dict[str, float]:
     """The harness's evaluation of the final policy: one episode, the mean action, key 0."""
-    evaluate = jax.jit(make_evaluate(saved.eval_env, saved.method.policy, saved.horizons))
+    evaluate = jax.jit(make_evaluate(saved.eval_env, saved.policy, saved.horizons))
     return {name: float(value) for name, value in jax.device_get(evaluate(saved.state, jax.random.PRNGKey(0))).items()}
 
 

@@ -11,7 +11,7 @@ The harness owns the loop, the clock and the evaluator; a method owns one traini
     state = m.init(key, env, config)                         # a flax.struct.dataclass (a pytree)
     update = m.jit_update(env, config)                       # = jax.jit(partial(m.update, env=env, config=config))
     state, metrics = update(state, key)                      # one training iteration
-    act = m.policy(state)                                    # act(obs, key) -> action in [-1, 1], deterministic
+    act = m.policy(state)                                    # act(obs, key) -> action, deterministic
     sample = m.sample_policy(state)                          # optional: act(obs, key) -> an action as training samples
 
 The functions:
@@ -29,6 +29,8 @@ The functions:
   update was not finite: such a step is *not applied*, and the harness should mark the run diverged).
 - ``policy(state) -> act``: ``act(obs, key) -> action`` for evaluation, deterministic (the mean action), jit-able,
   for one observation ``[obs_size]`` or a batch ``[..., obs_size]``; ``key`` is accepted for a uniform signature.
+  The action is in the environment's action units, as training applies it: the env's action mapping clips where
+  its original did (DiffMimic's and the `range` mapping to [-1, 1]; DeepMimic's does not).
 - ``sample_policy(state) -> act`` (optional, None by default): ``act(obs, key) -> action`` drawn with ``key`` from the
   method's stochastic policy (the distribution whose mean ``policy`` returns; training may explore differently, as
   ``ppo_deepmimic`` adds its noise only at an annealed rate), for the sampled evaluation of

@@ -11,45 +11,48 @@ from flax import struct
 
 Activation = Literal["elu", "relu", "swish", "tanh"]
 ACTIVATIONS = {"elu": nn.elu, "relu": nn.relu, "swish": nn.swish, "tanh": nn.tanh}
-Initialisation = Literal["flax", "deepmimic"]
-INITIALISATIONS = ("flax", "deepmimic")
+HiddenInit = Literal["lecun_normal", "xavier_uniform"]
+OutputInit = Literal["scaled_lecun_normal", "uniform", "xavier_uniform"]
+HIDDEN_INITS = {"lecun_normal": nn.initializers.lecun_normal(), "xavier_uniform": nn.initializers.xavier_uniform()}
 
 
 class MLP(nn.Module):
-    """Dense layers of ``hidden_sizes`` with ``activation``, then a linear layer of ``output_size``.
+    """Dense layers of ``hidden_sizes`` with ``activation``, then a linear layer of ``output_size``; biases start at
+    zero.
 
-    ``output_scale`` shrinks the last layer's initial weights (DeepMimic initialises its actor's output at 0.01 so
-    the first actions sit at the middle of the joint ranges). ``initialisation``: `flax`, LeCun-normal hidden layers
-    and an output layer of LeCun normal x ``output_scale`` (standard deviation output_scale / sqrt(fan in), the scale
-    of purejaxrl's orthogonal(0.01) actor head); `deepmimic`, DeepMimic's TensorFlow initialisers (``tf_util.fc_net``:
-    Xavier-uniform hidden layers; ``pg_agent.py``: the output uniform in +-``output_scale`` where it is below 1, the
-    actor's, else Xavier uniform, the critic's). Biases start at zero either way. Fields are hashable, so a module
-    can live in a static (non-pytree) field of a training state.
+    ``hidden_init``: flax's default `lecun_normal`, or `xavier_uniform` (TensorFlow's ``xavier_initializer``, which
+    DeepMimic's ``tf_util.fc_net`` uses). ``output_init``: `scaled_lecun_normal`, LeCun normal x ``output_scale``
+    (standard deviation output_scale / sqrt(fan in): purejaxrl's orthogonal(0.01) actor head has that scale);
+    `uniform`, uniform in +-``output_scale`` (DeepMimic's actor output, ``ActorInitOutputScale``); `xavier_uniform`
+    (DeepMimic's critic output; ``output_scale`` unused). A small actor output puts the first actions at the zero
+    action. Fields are hashable, so a module can live in a static (non-pytree) field of a training state.
     """
 
     hidden_sizes: tuple[int, ...]
     output_size: int
     activation: Activation = "relu"
     output_scale: float = 1.0
-    initialisation: Initialisation = "flax"
+    hidden_init: HiddenInit = "lecun_normal"
+    output_init: OutputInit = "scaled_lecun_normal"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        if self.initialisation not in INITIALISATIONS:
-            raise ValueError(
-                f"unknown network initialisation '{self.initialisation}': expected one of {INITIALISATIONS}"
-            )
-        deepmimic = self.initialisation == "deepmimic"
-        hidden_init = nn.initializers.xavier_uniform() if deepmimic else nn.initializers.lecun_normal()
+        if self.hidden_init not in HIDDEN_INITS:
+            raise ValueError(f"unknown hidden_init '{self.hidden_init}': expected one of {tuple(HIDDEN_INITS)}")
         for size in self.hidden_sizes:
-            x = ACTIVATIONS[self.activation](nn.Dense(size, kernel_init=hidden_init)(x))
-        if not deepmimic:
-            output_init = nn.initializers.variance_scaling(self.output_scale**2, "fan_in", "truncated_normal")
-        elif self.output_scale < 1.0:
-            output_init = _uniform(self.output_scale)
-        else:
-            output_init = nn.initializers.xavier_uniform()
-        return nn.Dense(self.output_size, kernel_init=output_init)(x)
+            x = ACTIVATIONS[self.activation](nn.Dense(size, kernel_init=HIDDEN_INITS[self.hidden_init])(x))
+        return nn.Dense(self.output_size, kernel_init=self._output_kernel_init())(x)
+
+    def _output_kernel_init(self):
+        if self.output_init == "scaled_lecun_normal":
+            return nn.initializers.variance_scaling(self.output_scale**2, "fan_in", "truncated_normal")
+        if self.output_init == "uniform":
+            return _uniform(self.output_scale)
+        if self.output_init == "xavier_uniform":
+            return nn.initializers.xavier_uniform()
+        raise ValueError(
+            f"unknown output_init '{self.output_init}': expected one of scaled_lecun_normal, uniform, xavier_uniform"
+        )
 
 
 def _uniform(bound: float):

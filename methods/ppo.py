@@ -80,7 +80,7 @@ import rlax
 from flax import struct
 
 from methods.base import Method
-from methods.networks import INITIALISATIONS, MLP, Activation, Initialisation, ObservationNormaliser
+from methods.networks import MLP, Activation, ObservationNormaliser
 from methods.optimisation import all_finite, guarded_step, select
 from methods.parallel import shard_batch
 
@@ -141,7 +141,7 @@ class PPOConfig:
     """Critic MLP hidden layers."""
     activation: Activation = "relu"
     """Hidden activation of both networks (DeepMimic: ReLU)."""
-    network_init: Initialisation = "flax"
+    network_init: Literal["flax", "deepmimic"] = "flax"
     """Initial weights of both networks (methods.networks.MLP): `flax`, LeCun normal, the actor's output at 0.01 x
     LeCun normal (purejaxrl's scale); `deepmimic`, DeepMimic's (Xavier uniform, the actor's output uniform in +-0.01)."""
     normalize_observations: bool = True
@@ -164,6 +164,14 @@ class PPOConfig:
     update against 0.50 s on one, which already keeps about 1.5 cores busy); `ppo_deepmimic` gains (0.95 s vs 1.07)."""
 
 
+# PPOConfig.network_init -> (hidden layers, actor output, critic output) initialisers of methods.networks.MLP.
+NETWORK_INITS = {
+    "flax": ("lecun_normal", "scaled_lecun_normal", "scaled_lecun_normal"),
+    # tf_util.fc_net's Xavier layers; pg_agent's actor output uniform in +-ActorInitOutputScale, critic output Xavier.
+    "deepmimic": ("xavier_uniform", "uniform", "xavier_uniform"),
+}
+# The actor's output scale (DeepMimic's ActorInitOutputScale).
+ACTOR_OUTPUT_SCALE = 0.01
 # DeepMimic's RLSceneSimChar::SetupTimerAnnealer: the time limit follows a power-4 annealer of samples / anneal.
 TIME_LIMIT_ANNEAL_POWER = 4.0
 # DeepMimic's PPOAgent.ADV_EPS, added to the advantages' standard deviation.
@@ -269,8 +277,8 @@ def _validate(config: PPOConfig) -> None:
         raise ValueError(
             f"advantage_normalisation must be 'minibatch' or 'batch', not {config.advantage_normalisation!r}"
         )
-    if config.network_init not in INITIALISATIONS:
-        raise ValueError(f"network_init must be one of {INITIALISATIONS}, not {config.network_init!r}")
+    if config.network_init not in NETWORK_INITS:
+        raise ValueError(f"network_init must be one of {tuple(NETWORK_INITS)}, not {config.network_init!r}")
     for name in ("exploration_rate_start", "exploration_rate_end"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], not {getattr(config, name)}")
@@ -284,10 +292,11 @@ def _validate(config: PPOConfig) -> None:
 def init(key: jax.Array, env, config: PPOConfig) -> PPOState:
     _validate(config)
     actor_key, critic_key, env_key = jax.random.split(key, 3)
+    hidden_init, actor_output_init, critic_output_init = NETWORK_INITS[config.network_init]
     networks = Networks(
-        actor=MLP(tuple(config.actor_hidden_sizes), env.action_size, config.activation, output_scale=0.01,
-                  initialisation=config.network_init),
-        critic=MLP(tuple(config.critic_hidden_sizes), 1, config.activation, initialisation=config.network_init),
+        actor=MLP(tuple(config.actor_hidden_sizes), env.action_size, config.activation, ACTOR_OUTPUT_SCALE,
+                  hidden_init, actor_output_init),
+        critic=MLP(tuple(config.critic_hidden_sizes), 1, config.activation, 1.0, hidden_init, critic_output_init),
     )
     obs = jnp.zeros((env.observation_size,))
     params = {

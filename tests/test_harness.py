@@ -9,6 +9,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from flax import serialization, struct
 
@@ -384,6 +385,29 @@ def test_policy_eval_reevaluates_a_finished_runs_final_policy(finished, tmp_path
     per_episode = numbers["sampled_per_episode"]["pose_error_cycle"]
     assert len(per_episode) == 3 and len(set(per_episode)) == 3
     assert numbers["sampled"]["pose_error_cycle"] == pytest.approx(sum(per_episode) / 3, rel=1e-6)
+
+
+def test_ppo_runs_from_before_network_init_are_rebuilt_as_they_ran(tmp_path):
+    """A PPO manifest without ``network_init`` (before b2ae392) ran with flax's initialisation and was evaluated with
+    its mean action clipped to [-1, 1]; a newer one records the field and was evaluated unclipped."""
+    from benchmarks import recorded_run, saved_policy
+    from methods.ppo import PPO_DEEPMIMIC
+
+    recorded = dataclasses.asdict(PPO_DEEPMIMIC.config_cls())
+    old = {key: value for key, value in recorded.items() if key != "network_init"}
+    assert recorded_run.method_config(PPO_DEEPMIMIC, old, tmp_path).network_init == "flax"  # not today's default
+    assert recorded_run.method_config(PPO_DEEPMIMIC, recorded, tmp_path).network_init == "deepmimic"
+    with pytest.raises(store.CorruptRunError, match=r"recorded only: \['made_up'\]"):
+        recorded_run.method_config(PPO_DEEPMIMIC, {**old, "made_up": 1}, tmp_path)
+
+    before = {"method": "ppo_deepmimic", "config": {"method": old}}
+    after = {"method": "ppo_deepmimic", "config": {"method": recorded}}
+    assert recorded_run.evaluated_with_clipped_mean(before) and not recorded_run.evaluated_with_clipped_mean(after)
+    assert not recorded_run.evaluated_with_clipped_mean({"method": "diffmimic", "config": {"method": {}}})
+    method = methods.Method(name="ppo", config_cls=ConstantConfig, env_config=None, init=None, update=None,
+                            policy=lambda state: (lambda obs, key=None: state * jnp.ones(2)))
+    np.testing.assert_allclose(saved_policy._evaluated_policy(method, before)(1.5)(None), [1.0, 1.0])
+    np.testing.assert_allclose(saved_policy._evaluated_policy(method, after)(1.5)(None), [1.5, 1.5])
 
 
 def test_policy_eval_names_what_is_missing(finished, interrupted, tmp_path, capsys):

@@ -120,7 +120,9 @@ def assert_contract(run: Run, obs):
     act = run.method.policy(run.states[-1])
     actions = np.asarray(act(obs, jax.random.PRNGKey(0)))
     assert actions.shape == (3, run.env.action_size)
-    assert np.all(np.abs(actions) <= 1.0) and np.all(np.isfinite(actions))
+    assert np.all(np.isfinite(actions))
+    if run.method.needs_differentiable_env:
+        assert np.all(np.abs(actions) <= 1.0)  # DiffMimic's tanh policy; PPO's mean is unbounded, as DeepMimic's
     single = np.asarray(act(obs[0], jax.random.PRNGKey(1)))
     np.testing.assert_allclose(single, actions[0], rtol=1e-5, atol=1e-6)  # deterministic: the key does not matter
 

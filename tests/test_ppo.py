@@ -293,29 +293,44 @@ def test_ppo_deepmimic_update_follows_its_schedules(env_name):
     np.testing.assert_allclose(np.exp(np.asarray(state.params["log_std"])), 0.05, rtol=1e-6)
 
 
-def _kernels(network: MLP, inputs: int) -> list[np.ndarray]:
-    params = network.init(jax.random.PRNGKey(3), jnp.zeros(inputs))["params"]
+def _kernels(params) -> list[np.ndarray]:
+    params = params["params"]
     return [np.asarray(params[f"Dense_{i}"]["kernel"]) for i in range(len(params))]
 
 
-def test_deepmimic_initialisation_is_tensorflows():
-    """DeepMimic's actor: Xavier-uniform hidden layers (bound sqrt(6 / (fan_in + fan_out))), the output uniform in
-    +-0.01 (std 0.01 / sqrt(3) = 0.00577); its critic's output Xavier uniform: bound sqrt(6 / 513) = 0.108."""
-    hidden, actor_out = _kernels(MLP((512,), 28, "relu", output_scale=0.01, initialisation="deepmimic"), 227)[-2:]
-    bound = math.sqrt(6 / (227 + 512))  # 0.0901
-    assert np.abs(hidden).max() <= bound and np.abs(hidden).max() > 0.99 * bound
-    assert hidden.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
-    assert np.abs(actor_out).max() <= 0.01 and actor_out.std() == pytest.approx(0.01 / math.sqrt(3), rel=0.05)
-    critic_out = _kernels(MLP((512,), 1, "relu", initialisation="deepmimic"), 227)[-1]
-    assert np.abs(critic_out).max() <= math.sqrt(6 / 513) and critic_out.std() > 0.5 * math.sqrt(6 / 513) / math.sqrt(3)
+class HumanoidSizedCounterEnv(CounterEnv):
+    """The counter environment declaring the humanoid's sizes (227 observations, 28 actions) for the networks."""
+
+    observation_size = 227
+    action_size = 28
 
 
-def test_flax_initialisation_scales_the_output_by_fan_in():
-    """`flax` (ppo's): the actor output's std is 0.01 / sqrt(512) = 4.4e-4, 13x below DeepMimic's 0.00577."""
-    actor_out = _kernels(MLP((512,), 28, "relu", output_scale=0.01), 227)[-1]
+def test_ppo_deepmimic_initialises_as_tensorflow_did():
+    """DeepMimic's networks (227 observations here, hidden 1024 and 512, 28 actions): Xavier-uniform hidden layers,
+    bound sqrt(6 / (fan_in + fan_out)) (0.0816 for 227 -> 1024) and std bound / sqrt(3); the actor output uniform in
+    +-0.01 (std 0.01 / sqrt(3) = 0.00577); the critic output Xavier uniform, bound sqrt(6 / 513) = 0.108."""
+    state = ppo.init(jax.random.PRNGKey(3), HumanoidSizedCounterEnv(False), PPO_DEEPMIMIC.config_cls(num_envs=4))
+    first, _, actor_out = _kernels(state.params["actor"])
+    bound = math.sqrt(6 / (227 + 1024))
+    assert np.abs(first).max() <= bound and np.abs(first).max() > 0.99 * bound
+    assert first.std() == pytest.approx(bound / math.sqrt(3), rel=0.01)
+    assert np.abs(actor_out).max() <= ppo.ACTOR_OUTPUT_SCALE and actor_out.std() == pytest.approx(0.01 / math.sqrt(3), rel=0.02)
+    critic_out = _kernels(state.params["critic"])[-1]
+    assert np.abs(critic_out).max() <= math.sqrt(6 / 513) and critic_out.std() == pytest.approx(
+        math.sqrt(6 / 513) / math.sqrt(3), rel=0.15)  # 512 draws
+
+
+def test_ppo_initialisation_scales_the_actor_output_by_fan_in():
+    """`flax` (ppo's): the actor output's std is 0.01 / sqrt(512) = 4.4e-4, 13x below DeepMimic's 0.00577; the hidden
+    layers LeCun normal, std 1 / sqrt(fan_in)."""
+    state = ppo.init(jax.random.PRNGKey(3), HumanoidSizedCounterEnv(False), PPO.config_cls(num_envs=4))
+    first, _, actor_out = _kernels(state.params["actor"])
+    assert first.std() == pytest.approx(1 / math.sqrt(227), rel=0.02)
     assert actor_out.std() == pytest.approx(0.01 / math.sqrt(512), rel=0.05)
-    with pytest.raises(ValueError, match="unknown network initialisation 'xavier'"):
-        _kernels(MLP((4,), 1, initialisation="xavier"), 3)
+    with pytest.raises(ValueError, match="unknown output_init 'xavier'"):
+        MLP((4,), 1, output_init="xavier").init(jax.random.PRNGKey(0), jnp.zeros(3))
+    with pytest.raises(ValueError, match="network_init must be one of"):
+        ppo.init(jax.random.PRNGKey(0), CounterEnv(False), PPO.config_cls(network_init="tf"))
 
 
 def test_policy_acts_with_the_unclipped_mean():
