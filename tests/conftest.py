@@ -14,8 +14,6 @@ request_host_devices(2)
 import jax  # noqa: E402
 import pytest
 
-from envs import data as envs_data  # noqa: E402
-from envs import licensed_data  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # Compiling the humanoid's programs takes tens of seconds; the persistent cache makes reruns (and CI's second
@@ -26,6 +24,10 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(REPO / ".jax_cache"))
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "1.0"
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+# After the cache settings: nothing may compile before them (the cache is set up at the first compile).
+from envs import data as envs_data  # noqa: E402
+from envs import licensed_data  # noqa: E402
 
 
 def _shared_data_dir() -> Path | None:
