@@ -76,11 +76,11 @@ def method_config(method, recorded: dict, where: Path):
     return method.config_cls(**{name: _as_tuples(value) for name, value in recorded.items()})
 
 
-def evaluated_with_clipped_mean(manifest: dict) -> bool:
-    """Whether the harness evaluated the run with its mean action clipped to [-1, 1]: PPO runs recorded before
-    b2ae392, the commit that both added ``network_init`` and stopped the clip (their method config lacks the field)."""
-    recorded = manifest.get("config", {}).get("method", {})
-    return str(manifest.get("method", "")).split("_")[0] == "ppo" and "network_init" not in recorded
+def evaluated_with_clipped_mean(method, recorded: dict) -> bool:
+    """Whether the harness evaluated the run with its mean action clipped to [-1, 1]: runs of a method whose config
+    has ``network_init`` (PPO's) recorded before b2ae392, the commit that both added the field and stopped the clip."""
+    fields = {field.name for field in dataclasses.fields(method.config_cls)}
+    return "network_init" in fields and "network_init" not in recorded
 
 
 def clip_file(manifest: dict, where: Path) -> str:

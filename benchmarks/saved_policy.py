@@ -61,8 +61,8 @@ def load_saved_run(run_dir: str | Path, data_dir: str | None = None, devices: in
                               "directory was copied without it: git does not track it)")
     where = run_dir / store.MANIFEST_FILE
     method = get_method(run.manifest["method"])
-    config = recorded_run.method_config(method, recorded_run.manifest_section(run.manifest, "config", "method",
-                                                                              where=where), where)
+    recorded_method = recorded_run.manifest_section(run.manifest, "config", "method", where=where)
+    config = recorded_run.method_config(method, recorded_method, where)
     clip = recorded_run.clip_file(run.manifest, where)
     env = envs.make_env(clip, recorded_run.env_config(
         recorded_run.manifest_section(run.manifest, "config", "env", where=where), where), data_dir=data_dir)
@@ -87,12 +87,13 @@ def load_saved_run(run_dir: str | Path, data_dir: str | None = None, devices: in
                               f"{int(counters['iteration'])}), but the curve ends at {int(last['samples']):,} "
                               f"(iteration {int(last['iteration'])}): not this run's final state")
     return SavedRun(run_dir, run.manifest, {name: float(last[name]) for name in EVALUATION_METRICS}, method,
-                    config, eval_env, horizons, state, int(counters["samples"]), devices, _evaluated_policy(method, run.manifest))
+                    config, eval_env, horizons, state, int(counters["samples"]), devices,
+                    _evaluated_policy(method, recorded_method))
 
 
-def _evaluated_policy(method, manifest: dict):
+def _evaluated_policy(method, recorded_method: dict):
     """The method's policy, its mean action clipped to [-1, 1] for the runs whose evaluation clipped it."""
-    if not recorded_run.evaluated_with_clipped_mean(manifest):
+    if not recorded_run.evaluated_with_clipped_mean(method, recorded_method):
         return method.policy
 
     def clipped(state):

@@ -400,14 +400,12 @@ def test_ppo_runs_from_before_network_init_are_rebuilt_as_they_ran(tmp_path):
     with pytest.raises(store.CorruptRunError, match=r"recorded only: \['made_up'\]"):
         recorded_run.method_config(PPO_DEEPMIMIC, {**old, "made_up": 1}, tmp_path)
 
-    before = {"method": "ppo_deepmimic", "config": {"method": old}}
-    after = {"method": "ppo_deepmimic", "config": {"method": recorded}}
-    assert recorded_run.evaluated_with_clipped_mean(before) and not recorded_run.evaluated_with_clipped_mean(after)
-    assert not recorded_run.evaluated_with_clipped_mean({"method": "diffmimic", "config": {"method": {}}})
-    method = methods.Method(name="ppo", config_cls=ConstantConfig, env_config=None, init=None, update=None,
-                            policy=lambda state: (lambda obs, key=None: state * jnp.ones(2)))
-    np.testing.assert_allclose(saved_policy._evaluated_policy(method, before)(1.5)(None), [1.0, 1.0])
-    np.testing.assert_allclose(saved_policy._evaluated_policy(method, after)(1.5)(None), [1.5, 1.5])
+    assert recorded_run.evaluated_with_clipped_mean(PPO_DEEPMIMIC, old)
+    assert not recorded_run.evaluated_with_clipped_mean(PPO_DEEPMIMIC, recorded)
+    assert not recorded_run.evaluated_with_clipped_mean(methods.get_method("diffmimic"), {})
+    method = dataclasses.replace(PPO_DEEPMIMIC, policy=lambda state: (lambda obs, key=None: state * jnp.ones(2)))
+    np.testing.assert_allclose(saved_policy._evaluated_policy(method, old)(1.5)(None), [1.0, 1.0])
+    np.testing.assert_allclose(saved_policy._evaluated_policy(method, recorded)(1.5)(None), [1.5, 1.5])
 
 
 def test_policy_eval_names_what_is_missing(finished, interrupted, tmp_path, capsys):
