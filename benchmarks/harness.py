@@ -236,6 +236,7 @@ def _changed_settings(saved: dict, current: dict) -> list[str]:
     saved = recorded_run.as_json(saved)  # a copy, patched below
     if isinstance(saved.get("env"), dict):  # saved before the option existed: the limits it ran with
         saved["env"]["torque_limits"] = store.recorded_torque_limits(saved["env"])
+        saved["env"].setdefault("joint_damping", store.JOINT_DAMPING_BEFORE_OPTION)
     return recorded_run.changed_keys(saved, current)
 
 

@@ -92,6 +92,10 @@ def recorded_torque_limits(env_config: dict) -> str:
     return str(env_config.get("torque_limits", TORQUE_LIMITS_BEFORE_OPTION))
 
 
+# Runs recorded before the env config had `joint_damping` ran with the asset's damping on every joint.
+JOINT_DAMPING_BEFORE_OPTION = "brax"
+
+
 # Runs recorded before the env config had `fall_contact_distance` counted a fall body within 1 cm of the floor as a fall.
 FALL_CONTACT_DISTANCE_BEFORE_OPTION = 0.01
 

@@ -30,9 +30,17 @@ from brax.envs.base import PipelineEnv, State
 from envs.actions import ACTION_MAPPINGS, pd_targets
 from envs.clip_settings import clip_settings
 from envs.losses import LossWeights, diffmimic_bodies, global_position_error, pose_error, state_matching_loss
-from envs.model import INERTIA_MODELS, CharacterModel, body_states, with_inertia, without_torque_limits
+from envs.model import (
+    INERTIA_MODELS,
+    JOINT_DAMPING,
+    CharacterModel,
+    body_states,
+    with_diffmimic_joint_damping,
+    with_inertia,
+    without_torque_limits,
+)
 from envs.motion import ReferenceMotion
-from envs.observations import OBSERVATION_TYPES, observe
+from envs.observations import OBSERVATION_TYPES, observe, observe_timestamp
 from envs.rewards import RewardWeights, centre_of_mass_velocity, cycle_root_offset, deepmimic_reward, shift_reference
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
@@ -70,8 +78,15 @@ class MimicConfig:
     """Metres of signed geom-floor distance at or below which a fall body touches the floor: DeepMimic's
     `cContactManager` counts a Bullet contact point at distance <= 0.001 x world scale (1 mm). Bodies resting on
     the floor measured -0.0004..0 m on spring and -0.019..+0.0002 m on generalized (soft contacts)."""
-    observation: Literal["state", "target"] = "state"
-    """`state`: DiffMimic's observation; `target`: also the next reference frame."""
+    observation: Literal["state", "target", "timestamp"] = "state"
+    """`state`: every body relative to the root's ground projection (root height visible) and the phase as
+    (sin, cos); `target`: also the next reference frame; `timestamp`: DiffMimic's released observation (its 13
+    bodies relative to the root, no root height, the phase as one number). envs.observations."""
+    joint_damping: Literal["brax", "diffmimic"] = "brax"
+    """Extra damping of each joint's relative angular velocity, beside the PD's Kd (spring and positional's
+    `constraint_ang_damping`): `brax` the asset's 30 on every joint (Brax's humanoid), `diffmimic` each actuated
+    joint's own Kd, as DiffMimic's `angular_damping` (HUMANOID.py: Kp / 10), which doubles the damping along the
+    actuated axes (FIDELITY.md section 4)."""
     loss_weights: LossWeights = LossWeights()
     reward_weights: RewardWeights = RewardWeights()
     random_start: bool = True
@@ -106,6 +121,13 @@ class MimicConfig:
             raise EnvConfigError(f"unknown action_mapping '{self.action_mapping}': expected one of {ACTION_MAPPINGS}")
         if self.torque_limits not in TORQUE_LIMITS:
             raise EnvConfigError(f"unknown torque_limits '{self.torque_limits}': expected one of {TORQUE_LIMITS}")
+        if self.joint_damping not in JOINT_DAMPING:
+            raise EnvConfigError(f"unknown joint_damping '{self.joint_damping}': expected one of {JOINT_DAMPING}")
+        if self.joint_damping == "diffmimic" and self.backend not in ("spring", "positional"):
+            raise EnvConfigError(
+                f"joint_damping 'diffmimic' sets spring and positional's per-joint damping; backend "
+                f"'{self.backend}' has none (use spring or positional)"
+            )
         if not np.isfinite(self.fall_contact_distance):
             raise EnvConfigError(f"fall_contact_distance must be finite, got {self.fall_contact_distance}")
         if self.random_start_range is not None and self.random_start_range < 0:
@@ -163,6 +185,8 @@ class MimicEnv(PipelineEnv):
         sys = with_inertia(model.sys.tree_replace({"opt.timestep": reference.dt / config.substeps}), config.inertia)
         if config.torque_limits == "none":
             sys = without_torque_limits(sys)
+        if config.joint_damping == "diffmimic":
+            sys = with_diffmimic_joint_damping(sys)
         sys = _pd_damping_for_backend(sys, config.backend)
         super().__init__(sys=sys, backend=config.backend, n_frames=config.substeps)
         self.model = model
@@ -199,6 +223,8 @@ class MimicEnv(PipelineEnv):
         return (frame % period) / period
 
     def _observe(self, sim, frame):
+        if self.config.observation == "timestamp":
+            return observe_timestamp(sim, self._phase(frame), np.flatnonzero(diffmimic_bodies(self.model)))
         target = self.reference_bodies(frame + 1) if self.config.observation == "target" else None
         return observe(sim, self._phase(frame), target)
 

@@ -27,6 +27,7 @@ ASSET_DIR = Path(__file__).parent / "assets"
 # humanoid3d: DeepMimic's (envs.mjcf_writer); smpl, swordshield: DiffMimic's (envs.character_sources).
 CHARACTERS = ("humanoid3d", "smpl", "swordshield")
 INERTIA_MODELS = ("unit", "geometric")
+JOINT_DAMPING = ("brax", "diffmimic")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -207,3 +208,18 @@ def without_torque_limits(sys: base.System) -> base.System:
             "actuator_forcelimited": np.zeros_like(np.asarray(sys.actuator_forcelimited)),
         }
     )
+
+
+def with_diffmimic_joint_damping(sys: base.System) -> base.System:
+    """Sets each actuated link's ``constraint_ang_damping`` to its actuators' Kd, as DiffMimic's joints carry
+    ``angular_damping`` = Kp / 10 (``HUMANOID.py``). Brax v1's PBD step applies ``-angular_damping x (parent's -
+    child's angular velocity)`` at every substep beside the PD torque; spring and positional apply
+    ``constraint_ang_damping x`` the joint's relative angular velocity the same way. Links without actuators (the
+    root's free joint, fixed joints) keep the asset's value."""
+    kd = -np.asarray(sys.actuator.bias_qd)
+    link_of_actuator = np.asarray(sys.dof_link())[np.asarray(sys.actuator.qd_id)]
+    damping = np.asarray(sys.link.constraint_ang_damping, dtype=np.float64).copy()
+    for link in np.unique(link_of_actuator):
+        # one value per joint: DeepMimic's and DiffMimic's gains are per joint, so a ball joint's three hinges agree
+        damping[link] = kd[link_of_actuator == link].mean()
+    return sys.tree_replace({"link.constraint_ang_damping": jnp.asarray(damping, dtype=jnp.float32)})

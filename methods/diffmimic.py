@@ -32,12 +32,13 @@ Ours, and why:
   0.038 / 0.048 with the tanh-Gaussian at 0.1, 0.046 / 0.059 deterministic, 0.099 (seed 0) at scale 1.0.
   ``policy(state)`` is ``tanh(loc)`` in every form: the harness's evaluation is deterministic, the release's sampled.
 - ELU activations by default (``activation="swish"`` is the paper-era brax 0.0.15 network), no layer norm.
-- The policy's last layer is initialised at scale 0.01 (``output_init_scale``), as Brax's current APG networks and
-  DeepMimic's actor do; brax 0.0.15 used LeCun initialisation (scale 1), whose random first actions are far from
-  any pose. Measured with ``methods.learning_check`` (the earlier standing synthetic clip, 16 envs x 32 steps, 200 updates): evaluation
+- The policy's last layer is initialised at scale 0.01 (``output_init_scale``), as DeepMimic's actor is (Brax's
+  APG networks since 0.10.4 initialise *every* layer at orthogonal(0.01), with layer norm; neither is reproduced
+  here); brax 0.0.15 used LeCun initialisation (scale 1), whose random first actions are far from any pose. Measured with ``methods.learning_check`` (the earlier standing synthetic clip, 16 envs x 32 steps, 200 updates): evaluation
   pose error 0.38 -> 0.32 with scale 1 (still falling) and 0.38 -> 0.020 with 0.01.
 - The first update normalises nothing (identity until statistics exist), exactly as the release's fresh
-  ``running_statistics`` state; our normaliser also floors the standard deviation and clips at 10.
+  ``running_statistics`` state; our normaliser also floors the standard deviation at 0.01 (brax: 1e-6) and clips at
+  10 (brax: no clip), which zeroes the gradient through a clipped component (FIDELITY.md section 7).
 
 The ablations ``diffmimic_noreplay`` and ``diffmimic_random`` are :meth:`~methods.base.Method.variant` s of this
 method: the same functions with other ``replay`` defaults.

@@ -13,6 +13,8 @@ import envs
 from envs.actions import actions_for_targets
 from envs.clip_settings import CLIP_SETTINGS, COMMON_FALL_BODIES, SYNTHETIC_CLIP_SETTINGS
 from envs.mimic_env import EnvConfigError
+from envs.model import BodyStates
+from envs.observations import observe_timestamp
 
 EPISODE = 8
 
@@ -253,3 +255,53 @@ def test_gradient_through_32_steps_is_finite():
     value, grad = jax.jit(jax.value_and_grad(loss))(jnp.zeros(28), jax.random.split(jax.random.PRNGKey(0), 2))
     assert np.isfinite(float(value))
     assert np.all(np.isfinite(np.asarray(grad))) and float(jnp.linalg.norm(grad)) > 0
+
+
+def test_timestamp_observation_by_hand():
+    """DiffMimic's layout on three bodies, the middle one left out (a fixed-joint point DiffMimic lacks)."""
+    identity = jnp.array([1.0, 0.0, 0.0, 0.0])
+    quarter_turn_z = jnp.array([np.cos(np.pi / 4), 0.0, 0.0, np.sin(np.pi / 4)])
+    sim = BodyStates(
+        pos=jnp.array([[1.0, 2.0, 0.9], [5.0, 5.0, 5.0], [1.5, 2.0, 0.4]]),
+        rot=jnp.stack([identity, identity, quarter_turn_z]),
+        vel=jnp.array([[0.1, 0.2, 0.3], [9.0, 9.0, 9.0], [0.4, 0.5, 0.6]]),
+        ang=jnp.array([[1.0, 0.0, 0.0], [9.0, 9.0, 9.0], [0.0, 0.0, 2.0]]),
+    )
+    obs = observe_timestamp(sim, jnp.float32(0.25), np.array([0, 2]))
+    expected = [
+        0.5, 0.0, -0.5,  # the second body relative to the root; the root's own position (and height) is left out
+        1, 0, 0, 0, 1, 0,  # the root's rotation: rows 0 and 1 of the identity
+        0, -1, 0, 1, 0, 0,  # a quarter turn about z: rows [cos -sin 0] and [sin cos 0]
+        0.1, 0.2, 0.3, 0.4, 0.5, 0.6,  # world velocities
+        1, 0, 0, 0, 0, 2,  # world angular velocities
+        0.25,  # the phase as one number
+    ]
+    np.testing.assert_allclose(np.asarray(obs), expected, atol=1e-6)
+
+
+def test_timestamp_observation_has_diffmimics_size():
+    env = envs.make_env("synthetic", envs.MimicConfig(episode_length=EPISODE, random_start=False, observation="timestamp"))
+    # HUMANOID.py's 13 bodies: 12 relative positions, 13 x (6D rotation, velocity, angular velocity), the phase
+    assert env.observation_size == 12 * 3 + 13 * 12 + 1 == 193
+    assert float(env.reset(jax.random.PRNGKey(0)).obs[-1]) == 0.0  # frame 0: phase 0
+
+
+def test_diffmimic_joint_damping_is_each_joints_kd():
+    brax_damped = envs.make_env("synthetic", envs.MimicConfig(episode_length=EPISODE))
+    diffmimic_damped = envs.make_env("synthetic", envs.MimicConfig(episode_length=EPISODE, joint_damping="diffmimic"))
+    names = list(diffmimic_damped.sys.link_names)
+    before = dict(zip(names, np.asarray(brax_damped.sys.link.constraint_ang_damping)))
+    after = dict(zip(names, np.asarray(diffmimic_damped.sys.link.constraint_ang_damping)))
+    # HUMANOID.py's angular_damping, Kp / 10 of DeepMimic's (and DiffMimic's) gains
+    expected = {"chest": 100, "neck": 10, "right_shoulder": 40, "right_elbow": 30, "left_hip": 50, "left_knee": 50,
+                "left_ankle": 40}
+    assert {name: float(after[name]) for name in expected} == pytest.approx(expected)
+    assert after["root"] == before["root"] == 30  # no actuator: the asset's value
+    assert set(before.values()) == {30}
+
+
+def test_diffmimic_joint_damping_needs_spring_or_positional():
+    with pytest.raises(EnvConfigError, match="joint_damping 'diffmimic'.*'generalized'"):
+        envs.MimicConfig(backend="generalized", joint_damping="diffmimic").validate()
+    with pytest.raises(EnvConfigError, match="unknown joint_damping 'lots'"):
+        envs.MimicConfig(joint_damping="lots").validate()

@@ -365,9 +365,18 @@ def test_cli_lists_suites_and_methods(capsys):
 
 def test_settings_saved_before_the_torque_limits_option_mean_the_character_limits():
     saved = {"env": {"backend": "spring"}, "method": {"num_envs": 4}}  # an interrupted run from before the option
-    same = {"env": {"backend": "spring", "torque_limits": "character"}, "method": {"num_envs": 4}}
+    env = {"backend": "spring", "torque_limits": "character", "joint_damping": "brax"}
+    same = {"env": env, "method": {"num_envs": 4}}
     assert harness._changed_settings(saved, same) == []  # it resumes under the limits it started with
-    assert harness._changed_settings(saved, {**same, "env": {"backend": "spring", "torque_limits": "none"}}) == ["env"]
+    assert harness._changed_settings(saved, {**same, "env": {**env, "torque_limits": "none"}}) == ["env"]
+
+
+def test_settings_saved_before_the_joint_damping_option_mean_the_assets_damping():
+    saved = {"env": {"backend": "spring", "torque_limits": "none"}}  # a paused run from before the option
+    same = {"env": {"backend": "spring", "torque_limits": "none", "joint_damping": "brax"}}
+    assert harness._changed_settings(saved, same) == []  # the long suite's paused runs resume
+    changed = {"env": {"backend": "spring", "torque_limits": "none", "joint_damping": "diffmimic"}}
+    assert harness._changed_settings(saved, changed) == ["env"]
 
 
 def test_policy_eval_reevaluates_a_finished_runs_final_policy(finished, tmp_path, capsys):
