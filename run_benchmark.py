@@ -35,6 +35,7 @@ SUBCOMMANDS = ("run", "list", "fetch", "view", "report")
 SUITE_CHOICES = ("smoke", "deepmimic", "amass", "aist", "swordshield")
 BACKEND_CHOICES = ("spring", "positional", "generalized", "mjx")
 TORQUE_LIMIT_CHOICES = ("none", "character")
+PHASE_CHOICES = ("exact", "rounded")
 
 
 def _choices(names) -> str:
@@ -64,6 +65,9 @@ class RunArgs:
     torque_limits: Annotated[str, tyro.conf.arg(metavar=_choices(TORQUE_LIMIT_CHOICES))] = "none"
     """PD torques: `none` unclipped (DiffMimic's controller, the default), `character` clipped to the character's own
     limits (humanoid3d: DeepMimic's `TorqueLim`, 50-200 N m; FIDELITY.md section 3)."""
+    phase: Annotated[str, tyro.conf.arg(metavar=_choices(PHASE_CHOICES))] = "exact"
+    """The clip's phase: `exact` from its duration (the default), `rounded` over a whole number of control steps, as
+    before 6 December 2026 (the long tier's suite runs with it; FIDELITY.md, *Phase*)."""
     data_dir: str | None = None
     """DeepMimic data folder (default: $MIMICBENCH_DATA, else the cache filled by `fetch`); DiffMimic's clips are read
     from $MIMICBENCH_DIFFMIMIC_DATA, else the cache filled by `fetch --source diffmimic`."""
@@ -233,6 +237,7 @@ def make_plan(args: RunArgs):
         settings=parse_set(args.set),
         devices=args.devices,
         torque_limits=args.torque_limits,
+        phase=args.phase,
     )
     return plan_runs(request)
 
@@ -243,7 +248,8 @@ def _describe(plan, args: RunArgs) -> str:
         f" or {tier.max_train_seconds:.0f} s of training" if tier.max_train_seconds is not None else "")
     settings = sorted({f"{spec.method}.{name}={value}" for spec in plan for name, value in spec.config_overrides})
     return (f"{len(plan)} runs: suite={args.suite} tier={tier.name} ({budget} per run, evaluation every "
-            f"{tier.eval_every_samples:,} samples) backend={args.backend} torque_limits={args.torque_limits} out={args.out}"
+            f"{tier.eval_every_samples:,} samples) backend={args.backend} torque_limits={args.torque_limits} "
+            f"phase={args.phase} out={args.out}"
             + (f"\nsettings: {', '.join(settings)}" if settings else ""))
 
 

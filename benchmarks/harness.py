@@ -68,6 +68,8 @@ class RunSpec:
     torque_limits: str = envs.MimicConfig.torque_limits
     """``envs.MimicConfig.torque_limits``: `none` (DiffMimic's unclipped PD torques) or `character` (the character's
     own limits: DeepMimic's on humanoid3d)."""
+    phase: str = envs.MimicConfig.phase
+    """``envs.MimicConfig.phase``: `exact` (from the clip's duration) or `rounded` (a whole number of steps)."""
 
     @property
     def key(self) -> store.RunKey:
@@ -109,6 +111,7 @@ def method_config(spec: RunSpec):
         random_start_range=spec.clip.random_start_range,
         observation=spec.clip.observation,
         torque_limits=spec.torque_limits,
+        phase=spec.phase,
     )
     env_config = method.env_config(config, base)
     check_compatible(method, env_config.backend)
@@ -234,9 +237,12 @@ def _changed_settings(saved: dict, current: dict) -> list[str]:
     """The config sections (method, env, evaluation, tier, clip file, command line) that differ, compared as the
     JSON the manifest stores (tuples and lists alike)."""
     saved = recorded_run.as_json(saved)  # a copy, patched below
-    if isinstance(saved.get("env"), dict):  # saved before the option existed: the limits it ran with
-        saved["env"]["torque_limits"] = store.recorded_torque_limits(saved["env"])
-        saved["env"].setdefault("joint_damping", store.JOINT_DAMPING_BEFORE_OPTION)
+    evaluation = saved.get("evaluation")
+    for env in (saved.get("env"), evaluation.get("env") if isinstance(evaluation, dict) else None):
+        if isinstance(env, dict):  # options added since the run was saved: the values it ran with
+            env["torque_limits"] = store.recorded_torque_limits(env)
+            env.setdefault("joint_damping", store.JOINT_DAMPING_BEFORE_OPTION)
+            env["phase"] = store.recorded_phase(env)
     return recorded_run.changed_keys(saved, current)
 
 

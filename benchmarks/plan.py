@@ -40,6 +40,7 @@ class PlanRequest:
     settings: Sequence[ConfigOverride] = ()
     devices: int | None = None
     torque_limits: str = envs.MimicConfig.torque_limits
+    phase: str = envs.MimicConfig.phase
 
 
 def default_tier(suite: str) -> str:
@@ -54,6 +55,8 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
     if request.torque_limits not in envs.TORQUE_LIMITS:
         raise ValueError(f"unknown --torque-limits '{request.torque_limits}': expected one of "
                          f"{', '.join(envs.TORQUE_LIMITS)}")
+    if request.phase not in envs.PHASE_MODES:
+        raise ValueError(f"unknown --phase '{request.phase}': expected one of {', '.join(envs.PHASE_MODES)}")
     tier: Tier = override_tier(get_tier(request.tier), **request.budgets)
     clips = resolve_suite(request.suite, list(request.clips) if request.clips else None)
     methods = list(dict.fromkeys(request.methods))
@@ -83,10 +86,11 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
         values.update(config_overrides(method_name, method.config_cls, request.settings))
         settings[method_name] = tuple(sorted(values.items()))
         _check_method(RunSpec(request.suite, clips[0], method_name, 0, tier, request.backend, request.data_dir,
-                              config_overrides=settings[method_name], torque_limits=request.torque_limits))
+                              config_overrides=settings[method_name], torque_limits=request.torque_limits,
+                              phase=request.phase))
     return [
         RunSpec(request.suite, clip, method_name, seed, tier, request.backend, request.data_dir, request.record_every,
-                settings[method_name], request.devices, request.torque_limits)
+                settings[method_name], request.devices, request.torque_limits, request.phase)
         for clip in clips
         for method_name in methods
         for seed in request.seeds

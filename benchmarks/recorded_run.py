@@ -52,6 +52,7 @@ def env_config(recorded: dict, where: Path) -> envs.MimicConfig:
     values = {name: _as_tuples(value) for name, value in recorded.items()}
     values["torque_limits"] = store.recorded_torque_limits(recorded)
     values["joint_damping"] = recorded.get("joint_damping", store.JOINT_DAMPING_BEFORE_OPTION)
+    values["phase"] = store.recorded_phase(recorded)
     values["fall_contact_distance"] = store.recorded_fall_contact_distance(recorded)
     values["loss_weights"] = LossWeights(**recorded.get("loss_weights", {}))
     values["reward_weights"] = RewardWeights(**recorded.get("reward_weights", {}))

@@ -94,6 +94,13 @@ def recorded_torque_limits(env_config: dict) -> str:
 
 # Runs recorded before the env config had `joint_damping` ran with the asset's damping on every joint.
 JOINT_DAMPING_BEFORE_OPTION = "brax"
+# Runs recorded before the env config had `phase` counted the phase over a whole number of control steps.
+PHASE_BEFORE_OPTION = "rounded"
+
+
+def recorded_phase(env_config: dict) -> str:
+    """The ``phase`` a manifest's env config ran with, records from before the option included."""
+    return str(env_config.get("phase", PHASE_BEFORE_OPTION))
 
 
 # Runs recorded before the env config had `fall_contact_distance` counted a fall body within 1 cm of the floor as a fall.

@@ -46,6 +46,7 @@ from envs.rewards import RewardWeights, centre_of_mass_velocity, cycle_root_offs
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 REPLAY_MODES = ("none", "threshold", "random")
 TORQUE_LIMITS = ("none", "character")
+PHASE_MODES = ("exact", "rounded")
 
 
 class EnvConfigError(ValueError):
@@ -82,6 +83,11 @@ class MimicConfig:
     """`state`: every body relative to the root's ground projection (root height visible) and the phase as
     (sin, cos); `target`: also the next reference frame; `timestamp`: DiffMimic's released observation (its 13
     bodies relative to the root, no root height, the phase as one number). envs.observations."""
+    phase: Literal["exact", "rounded"] = "exact"
+    """The clip's phase (observed, and where a looping clip's reference root is re-synced): `exact` from the clip's
+    duration (DeepMimic's time / period; backflip's cycle is 52.5 control steps), `rounded` over a whole number of
+    steps (52), which drifts 0.01 cycle per cycle away from the reference: this environment's phase until 6 December
+    2026 (FIDELITY.md, *Phase*)."""
     joint_damping: Literal["brax", "diffmimic"] = "brax"
     """Extra damping of each joint's relative angular velocity, beside the PD's Kd (spring and positional's
     `constraint_ang_damping`): `brax` the asset's 30 on every joint (Brax's humanoid), `diffmimic` each actuated
@@ -121,6 +127,8 @@ class MimicConfig:
             raise EnvConfigError(f"unknown action_mapping '{self.action_mapping}': expected one of {ACTION_MAPPINGS}")
         if self.torque_limits not in TORQUE_LIMITS:
             raise EnvConfigError(f"unknown torque_limits '{self.torque_limits}': expected one of {TORQUE_LIMITS}")
+        if self.phase not in PHASE_MODES:
+            raise EnvConfigError(f"unknown phase '{self.phase}': expected one of {PHASE_MODES}")
         if self.joint_damping not in JOINT_DAMPING:
             raise EnvConfigError(f"unknown joint_damping '{self.joint_damping}': expected one of {JOINT_DAMPING}")
         if self.joint_damping == "diffmimic" and self.backend not in ("spring", "positional"):
@@ -219,8 +227,15 @@ class MimicEnv(PipelineEnv):
         return self.pipeline_init(self.reference.q[frame], self._reference_qd[frame])
 
     def _phase(self, frame: jax.Array) -> jax.Array:
+        if self.config.phase == "exact":
+            return self.reference.phase[frame]
         period = self.reference.cycle_frames if self.reference.loop else self.reference.num_frames
         return (frame % period) / period
+
+    def _cycle_start(self, frame: jax.Array) -> jax.Array:
+        if self.config.phase == "exact":
+            return self.reference.cycle_start[frame]
+        return frame % self.reference.cycle_frames == 0
 
     def _observe(self, sim, frame):
         if self.config.observation == "timestamp":
@@ -265,7 +280,7 @@ class MimicEnv(PipelineEnv):
         ref = self.reference_bodies(frame)
         bodies = diffmimic_bodies(model)
         loss = state_matching_loss(sim, ref, config.loss_weights, bodies)
-        new_cycle = jnp.asarray(self.reference.loop) & (frame % self.reference.cycle_frames == 0)
+        new_cycle = jnp.asarray(self.reference.loop) & self._cycle_start(frame)
         root_offset = cycle_root_offset(sim, ref, new_cycle, state.info["reference_root_offset"])
         reward, _ = deepmimic_reward(
             model,

@@ -210,7 +210,7 @@ class ReferenceMotion:
     name: str
     dt: float
     loop: bool
-    cycle_frames: int  # frames in one cycle of the clip at this rate
+    cycle_frames: int  # frames in one cycle of the clip at this rate, rounded (the "cycle" evaluation horizon)
     q: jax.Array  # [T, q_size]
     qd: jax.Array  # [T, qd_size] time derivative of q (MuJoCo's convention: what mjx expects)
     qd_brax: jax.Array  # [T, qd_size] velocities that Brax's own q -> link map turns into link_xd (see below)
@@ -218,6 +218,8 @@ class ReferenceMotion:
     link_xd: base.Motion  # [T, L] Brax link velocities, world
     bodies: BodyStates  # [T, B, ...] DeepMimic bodies, world
     body_names: tuple[str, ...]
+    phase: jax.Array  # [T] each frame's phase in its cycle, in [0, 1), from the clip's exact duration
+    cycle_start: jax.Array  # [T] bool: the frame is the first of a new cycle (frame 0 too)
 
     @property
     def num_frames(self) -> int:
@@ -260,8 +262,26 @@ def _fit_brax_velocities(model: CharacterModel, q: jax.Array, link_xd: base.Moti
 
 
 def cycle_frames(clip: MotionClip, dt: float = CONTROL_DT) -> int:
-    """Control steps in one cycle of ``clip`` (at least one)."""
+    """Control steps in one cycle of ``clip`` (at least one), rounded: backflip's 1.75 s are 52.5 steps -> 52."""
     return max(1, int(round(clip.duration / dt)))
+
+
+def cycle_phase(duration: float, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Phase in [0, 1) and first-frame-of-a-cycle flags of a looping clip of ``duration`` seconds at ``times``,
+    counted as the reference is sampled (``_clip_time``): DeepMimic's phase is time / cycle period
+    (``CtController::GetPhase``), exact where a cycle is not a whole number of control steps."""
+    cycles = np.floor(times / duration)
+    phase = np.mod((times - cycles * duration) / duration, 1.0)
+    starts = np.concatenate([[True], cycles[1:] != cycles[:-1]])
+    return phase, starts
+
+
+def rounded_cycle_phase(cycle: int, num_frames: int, loop: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The phase of a ``cycle``-frame period (a clip that does not loop: its ``num_frames``), as this environment
+    counted it before exact phases (``MimicConfig.phase="rounded"``), and for references made from frames."""
+    period = cycle if loop else num_frames
+    frames = np.arange(num_frames)
+    return (frames % period) / period, frames % period == 0
 
 
 def build_reference(
@@ -275,14 +295,17 @@ def build_reference(
         raise MotionError(f"{clip.source}: num_frames must be positive, got {num_frames}")
     times = np.arange(-1, num_frames + 1) * dt
     q_padded = generalized_coordinates(clip, model, times)
-    return reference_from_coordinates(clip.name, q_padded, model, dt, loop=clip.loop, cycle=cycle)
+    phase = cycle_phase(clip.duration, times[1:-1]) if clip.loop else None
+    return reference_from_coordinates(clip.name, q_padded, model, dt, loop=clip.loop, cycle=cycle, phase=phase)
 
 
 def reference_from_coordinates(
-    name: str, q_padded: np.ndarray, model: CharacterModel, dt: float, loop: bool, cycle: int
+    name: str, q_padded: np.ndarray, model: CharacterModel, dt: float, loop: bool, cycle: int,
+    phase: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ReferenceMotion:
     """The reference of generalized coordinates ``q_padded`` ``[T + 2, q_size]`` at steps of ``dt``: frames 1..T,
-    with one more frame before and after for the central differences.
+    with one more frame before and after for the central differences. ``phase``: each frame's phase and
+    cycle-start flag (:func:`cycle_phase`); None: those of a ``cycle``-frame period.
 
     Positions and rotations come from ``brax.kinematics.forward``. Velocities of links come from central
     differences of those world frames instead: Brax's ``qd -> xd`` map is inexact for stacked hinges (its own TODO;
@@ -296,6 +319,8 @@ def reference_from_coordinates(
     link_xd = base.Motion(vel=jnp.asarray(vel, jnp.float32), ang=jnp.asarray(ang, jnp.float32))
     qd_brax = _fit_brax_velocities(model, q_all[1:-1], link_xd)
     bodies = jax.vmap(lambda xt, xdt: body_states(model, xt, xdt))(link_x, link_xd)
+    num_frames = q_padded.shape[0] - 2
+    phase, cycle_start = phase if phase is not None else rounded_cycle_phase(cycle, num_frames, loop)
     return ReferenceMotion(
         name=name,
         dt=dt,
@@ -308,4 +333,6 @@ def reference_from_coordinates(
         link_xd=link_xd,
         bodies=bodies,
         body_names=model.body_names,
+        phase=jnp.asarray(phase, jnp.float32),
+        cycle_start=jnp.asarray(cycle_start, bool),
     )

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from benchmarks.results_store import Run, recorded_fall_contact_distance, recorded_torque_limits
+from benchmarks.results_store import Run, recorded_fall_contact_distance, recorded_phase, recorded_torque_limits
 from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_hold, time_to_threshold
 
 QUALITY_BAR = 0.15  # metres; the DiffMimic paper's bar for a clip counted as mimicked
@@ -320,7 +320,7 @@ def _commit_cell(manifest: dict) -> str:
 
 
 def environment_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """Distinct (device, backend, torque limits, fall contact distance, tier, versions, XLA flags, commit, Python)
+    """Distinct (device, backend, torque limits, fall contact distance, phase, tier, versions, XLA flags, commit, Python)
     combinations found in the manifests, with counts."""
     combos: Counter = Counter()
     methods: dict[tuple, set] = {}
@@ -330,13 +330,14 @@ def environment_table(runs: Sequence[Run]) -> pd.DataFrame:
             str(m.get("device", "?")), str(m.get("backend", "?")),
             recorded_torque_limits(m.get("config", {}).get("env", {})),
             f"{recorded_fall_contact_distance(m.get('config', {}).get('env', {})) * 1000:g} mm",
+            recorded_phase(m.get("config", {}).get("env", {})),
             str(m.get("tier", "?")),
             _packages_cell(m.get("package_versions")), m.get("xla_flags") or "(none)", _commit_cell(m),
             str(m.get("python", "?")),
         )
         combos[combo] += 1
         methods.setdefault(combo, set()).add(run.key.method)
-    columns = ["Device", "Backend", "Torque limits", "Fall contact within", "Tier", "Packages", "XLA flags", "Git commit", "Python"]
+    columns = ["Device", "Backend", "Torque limits", "Fall contact within", "Phase", "Tier", "Packages", "XLA flags", "Git commit", "Python"]
     rows = [dict(zip(columns, combo), Methods=", ".join(sort_methods(methods[combo])), Runs=count)
             for combo, count in combos.items()]
     return pd.DataFrame(rows, columns=[*columns, "Methods", "Runs"])

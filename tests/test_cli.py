@@ -3,6 +3,7 @@ compiles a training program."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -108,6 +109,9 @@ def test_overrides_reach_the_config_and_the_manifest():
     _, ppo_config, _ = harness.method_config(plan[2])
     assert (ppo_config.num_envs, ppo_config.minibatch_size) == (8, 128)
     json.dumps(manifest["config"])  # the manifest is written as JSON
+    assert env_config.phase == "exact"
+    rounded = run_benchmark.make_plan(dataclasses.replace(args, phase="rounded"))
+    assert {harness.method_config(spec)[2].phase for spec in rounded} == {"rounded"}  # --phase reaches every run
 
 
 # ------------------------------------------------------------------------------------- bad input: one line
@@ -121,7 +125,8 @@ def test_overrides_reach_the_config_and_the_manifest():
      (["--set", "diffmimic.learning_rate=fast"], "expected a number"),
      (["--set", "difmimic.learning_rate=1"], "'difmimic' is not one of the methods run"),
      (["--max-samples", "-3"], "--max-samples must be at least 1"),
-     (["--num-envs", "0"], "--num-envs must be at least 1")],
+     (["--num-envs", "0"], "--num-envs must be at least 1"),
+     (["--phase", "sometimes"], "--phase")],
 )
 def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert cli([*argv, "--out", str(tmp_path)]) == 2
@@ -189,6 +194,7 @@ def test_choices_shown_in_help_are_the_registries():
     assert run_benchmark.SUITE_CHOICES == tuple(SUITES)
     assert run_benchmark.BACKEND_CHOICES == tuple(envs.BACKENDS)
     assert run_benchmark.TORQUE_LIMIT_CHOICES == tuple(envs.TORQUE_LIMITS)
+    assert run_benchmark.PHASE_CHOICES == tuple(envs.PHASE_MODES)
     assert "demo" in TIERS and "smoke" in TIERS
 
 

@@ -305,3 +305,15 @@ def test_diffmimic_joint_damping_needs_spring_or_positional():
         envs.MimicConfig(backend="generalized", joint_damping="diffmimic").validate()
     with pytest.raises(EnvConfigError, match="unknown joint_damping 'lots'"):
         envs.MimicConfig(joint_damping="lots").validate()
+
+
+def test_phase_option_picks_the_exact_or_the_rounded_phase(data_dir):
+    exact = envs.make_env("backflip", envs.MimicConfig(episode_length=EPISODE, random_start_range=120), data_dir=data_dir)
+    rounded = envs.make_env("backflip", dataclasses.replace(exact.config, phase="rounded"), data_dir=data_dir)
+    frames = jnp.array([52, 104, 105])
+    np.testing.assert_allclose(np.asarray(exact._phase(frames)), [52 / 52.5, 51.5 / 52.5, 0.0], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(rounded._phase(frames)), [0.0, 0.0, 1 / 52], atol=1e-6)
+    assert np.asarray(exact._cycle_start(frames)).tolist() == [False, False, True]
+    assert np.asarray(rounded._cycle_start(frames)).tolist() == [True, True, False]
+    with pytest.raises(EnvConfigError, match="unknown phase 'sometimes'"):
+        envs.MimicConfig(phase="sometimes").validate()

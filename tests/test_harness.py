@@ -365,18 +365,23 @@ def test_cli_lists_suites_and_methods(capsys):
 
 def test_settings_saved_before_the_torque_limits_option_mean_the_character_limits():
     saved = {"env": {"backend": "spring"}, "method": {"num_envs": 4}}  # an interrupted run from before the option
-    env = {"backend": "spring", "torque_limits": "character", "joint_damping": "brax"}
+    env = {"backend": "spring", "torque_limits": "character", "joint_damping": "brax", "phase": "rounded"}
     same = {"env": env, "method": {"num_envs": 4}}
     assert harness._changed_settings(saved, same) == []  # it resumes under the limits it started with
     assert harness._changed_settings(saved, {**same, "env": {**env, "torque_limits": "none"}}) == ["env"]
 
 
-def test_settings_saved_before_the_joint_damping_option_mean_the_assets_damping():
-    saved = {"env": {"backend": "spring", "torque_limits": "none"}}  # a paused run from before the option
-    same = {"env": {"backend": "spring", "torque_limits": "none", "joint_damping": "brax"}}
-    assert harness._changed_settings(saved, same) == []  # the long suite's paused runs resume
-    changed = {"env": {"backend": "spring", "torque_limits": "none", "joint_damping": "diffmimic"}}
-    assert harness._changed_settings(saved, changed) == ["env"]
+def test_settings_saved_before_the_joint_damping_and_phase_options_mean_what_the_run_had():
+    env = {"backend": "spring", "torque_limits": "none"}
+    saved = {"env": env, "evaluation": {"long_frames": 600, "env": env}}  # a paused run from before the options
+    now = {"backend": "spring", "torque_limits": "none", "joint_damping": "brax", "phase": "rounded"}
+    same = {"env": now, "evaluation": {"long_frames": 600, "env": now}}
+    assert harness._changed_settings(saved, same) == []  # the long suite's paused runs resume under --phase rounded
+    exact = {**now, "phase": "exact"}
+    assert harness._changed_settings(saved, {"env": exact, "evaluation": {"long_frames": 600, "env": exact}}) == [
+        "env", "evaluation"]
+    damped = {**now, "joint_damping": "diffmimic"}
+    assert harness._changed_settings(saved, {**same, "env": damped}) == ["env"]
 
 
 def test_policy_eval_reevaluates_a_finished_runs_final_policy(finished, tmp_path, capsys):

@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 from envs.character import load_character, yup_to_zup
 from envs.data import MOTION_NAMES
 from envs.export import main as export_main
-from envs.motion import MotionError, build_reference, load_motion_file
+from envs.motion import MotionError, build_reference, cycle_phase, load_motion_file, rounded_cycle_phase
 
 FRAMES = 48  # one length for every reference built here, so the jitted kinematics compile once
 
@@ -81,6 +81,29 @@ def test_cyclic_clip_extends_with_root_displacement(data_dir, character_model):
     shift = pos[cycle + 3] - pos[3]
     np.testing.assert_allclose(shift[:, :2], np.broadcast_to(displacement[:2], shift[:, :2].shape), atol=0.03)
     np.testing.assert_allclose(shift[:, 2], 0.0, atol=0.03)
+
+
+def test_phase_of_a_cycle_of_52_and_a_half_steps_by_hand():
+    """Backflip's 1.75 s at 30 Hz: the phase comes from the time, as DeepMimic's time / period."""
+    frames = np.array([0, 52, 53, 104, 106, 540])
+    phase, starts = cycle_phase(1.75, frames / 30.0)
+    # 52/52.5; 53 steps = 1.7667 s, 0.0167 s into cycle 2; 104: 3.4667 - 1.75 = 1.7167 s; 106: 3.5333 - 3.5 s;
+    # 540 steps = 18 s = 10 cycles (17.5 s) + 0.5 s
+    np.testing.assert_allclose(phase, [0.0, 52 / 52.5, 0.5 / 52.5, 51.5 / 52.5, 1 / 52.5, 0.5 / 1.75], atol=1e-9)
+    _, every_start = cycle_phase(1.75, np.arange(107) / 30.0)
+    assert np.flatnonzero(every_start).tolist() == [0, 53, 105]  # 105 steps = 3.5 s exactly: the third cycle begins
+    # The rounded period (52 steps) the environment counted before: 0.0095 cycle of drift per cycle, 0.099 at 540
+    rounded, rounded_starts = rounded_cycle_phase(52, 541, loop=True)
+    assert rounded[104] == 0.0 and rounded[540] == pytest.approx(20 / 52)
+    assert np.flatnonzero(rounded_starts[:107]).tolist() == [0, 52, 104]
+
+
+def test_reference_carries_the_exact_phase(data_dir, character_model):
+    clip = load_motion_file(_motion(data_dir, "backflip"), character_model)
+    reference = build_reference(clip, character_model, num_frames=120)
+    assert reference.cycle_frames == 52  # the cycle evaluation horizon stays whole steps
+    np.testing.assert_allclose(np.asarray(reference.phase)[[52, 53]], [52 / 52.5, 0.5 / 52.5], atol=1e-6)
+    assert np.flatnonzero(np.asarray(reference.cycle_start)).tolist() == [0, 53, 105]
 
 
 def test_unseen_clip_in_deepmimic_format(tmp_path, data_dir, character_model):

@@ -276,3 +276,8 @@ def test_environment_table_names_the_torque_limits_of_each_run():
     faithful = Run(RunKey("smoke", "walk", "ppo", 2), Path("."),
                    {"config": {"env": {"torque_limits": "none", "fall_contact_distance": 0.001}}}, curve, None)
     assert environment_table([unclipped, faithful])["Fall contact within"].tolist() == ["10 mm", "1 mm"]
+    # Records from before the phase was an option counted it over a whole number of steps.
+    exact = Run(RunKey("smoke", "walk", "ppo", 3), Path("."),
+                {"config": {"env": {"torque_limits": "none", "fall_contact_distance": 0.001, "phase": "exact"}}},
+                curve, None)
+    assert environment_table([faithful, exact])["Phase"].tolist() == ["rounded", "exact"]
