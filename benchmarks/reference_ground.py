@@ -18,12 +18,9 @@ import numpy as np
 
 import envs
 from benchmarks.input_errors import input_errors
+from envs.clip_settings import clip_settings
 from envs.model import CharacterModel, load_character_model
 from envs.reference import check_clip
-
-# DiffMimic's random-start range (frames 0..540) used for every method here: the frames a training episode starts at.
-START_FRAMES = 541
-
 
 def floor_penetration(model: CharacterModel, q: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
     """Per frame of generalized coordinates ``q`` ``[T, q_size]``: how far (m, >= 0) the deepest geom is below the
@@ -48,24 +45,32 @@ def floor_penetration(model: CharacterModel, q: np.ndarray) -> tuple[np.ndarray,
     return depths, bodies
 
 
-def summary_row(clip: str, depths: np.ndarray, bodies: list[str | None], start_frames: int = START_FRAMES) -> str:
-    starts = depths[:start_frames]
+def start_frames(clip: str, cycle_frames: int) -> int:
+    """How many frames a training episode of ``clip`` may start at: its random-start range (DiffMimic's 0..540 on
+    DeepMimic's clips), else one cycle."""
+    settings = clip_settings(clip)
+    return cycle_frames if settings.random_start_range is None else settings.random_start_range + 1
+
+
+def summary_row(clip: str, depths: np.ndarray, bodies: list[str | None]) -> str:
+    """Over the frames ``depths`` covers: the share below the floor, deeper than 1 cm, and the deepest."""
     deepest = int(np.argmax(depths))
-    return (f"{clip:12s} {100 * np.mean(starts > 0):6.1f}% {100 * np.mean(starts > 0.01):6.1f}% "
+    return (f"{clip:12s} {len(depths):6d} {100 * np.mean(depths > 0):6.1f}% {100 * np.mean(depths > 0.01):6.1f}% "
             f"{1000 * depths[deepest]:8.1f} mm  {bodies[deepest] or '-'}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("clips", nargs="+", help="shipped clip names or DeepMimic motion files")
-    parser.add_argument("--frames", type=int, default=600, help="reference frames per clip (default 600)")
     parser.add_argument("--data-dir", default=None, help="DeepMimic data folder (default: $MIMICBENCH_DATA or the cache)")
     args = parser.parse_args(argv)
-    print(f"{'clip':12s} {'below':>7s} {'>1 cm':>7s} {'deepest':>11s}  body   (shares of the first {START_FRAMES} frames)")
+    print(f"{'clip':12s} {'starts':>6s} {'below':>7s} {'>1 cm':>7s} {'deepest':>11s}  body   (over the frames an "
+          "episode may start at)")
     for clip in args.clips:
         try:
             model = load_character_model(check_clip(clip, data_dir=args.data_dir))
-            reference = envs.load_reference(clip, num_frames=args.frames, data_dir=args.data_dir)
+            cycle = envs.load_reference(clip, num_frames=1, data_dir=args.data_dir).cycle_frames
+            reference = envs.load_reference(clip, num_frames=start_frames(clip, cycle), data_dir=args.data_dir)
         except (*input_errors(), FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

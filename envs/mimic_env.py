@@ -85,9 +85,11 @@ class MimicConfig:
     bodies relative to the root, no root height, the phase as one number). envs.observations."""
     phase: Literal["exact", "rounded"] = "exact"
     """The clip's phase (observed, and where a looping clip's reference root is re-synced): `exact` from the clip's
-    duration (DeepMimic's time / period; backflip's cycle is 52.5 control steps), `rounded` over a whole number of
-    steps (52), which drifts 0.01 cycle per cycle away from the reference: this environment's phase until 6 December
-    2026 (FIDELITY.md, *Phase*)."""
+    duration (DeepMimic's time / period; backflip's cycle is 52.5 control steps; a clip that does not loop goes from
+    0 to 1 over its frames); `rounded` this environment's phase until 6 December 2026: a whole number of steps per
+    cycle (52), which drifts 0.01 cycle per cycle away from the reference, and for a clip that does not loop the
+    length of the reference the env happened to build, which differed between training and evaluation
+    (FIDELITY.md, *Phase*)."""
     joint_damping: Literal["brax", "diffmimic"] = "brax"
     """Extra damping of each joint's relative angular velocity, beside the PD's Kd (spring and positional's
     `constraint_ang_damping`): `brax` the asset's 30 on every joint (Brax's humanoid), `diffmimic` each actuated

@@ -218,7 +218,7 @@ class ReferenceMotion:
     link_xd: base.Motion  # [T, L] Brax link velocities, world
     bodies: BodyStates  # [T, B, ...] DeepMimic bodies, world
     body_names: tuple[str, ...]
-    phase: jax.Array  # [T] each frame's phase in its cycle, in [0, 1), from the clip's exact duration
+    phase: jax.Array  # [T] each frame's phase from the clip's exact duration (cycle_phase): [0, 1), or 0 -> 1 if it does not loop
     cycle_start: jax.Array  # [T] bool: the frame is the first of a new cycle (frame 0 too)
 
     @property
@@ -266,22 +266,21 @@ def cycle_frames(clip: MotionClip, dt: float = CONTROL_DT) -> int:
     return max(1, int(round(clip.duration / dt)))
 
 
-def cycle_phase(duration: float, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Phase in [0, 1) and first-frame-of-a-cycle flags of a looping clip of ``duration`` seconds at ``times``,
-    counted as the reference is sampled (``_clip_time``): DeepMimic's phase is time / cycle period
-    (``CtController::GetPhase``), exact where a cycle is not a whole number of control steps."""
+# The largest float32 below 1: a phase is in [0, 1), also after the cast to float32.
+_BELOW_ONE = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
+
+
+def cycle_phase(duration: float, times: np.ndarray, loop: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Phase and first-frame-of-a-cycle flags of a clip of ``duration`` seconds at ``times``, counted as the reference
+    is sampled (``_clip_time``): DeepMimic's phase is time / cycle period (``CtController::GetPhase``), exact where a
+    cycle is not a whole number of control steps. A looping clip's phase is in [0, 1); one that does not loop runs
+    from 0 to 1 at its end and stays at 1 while its last frame is held (only frame 0 starts a cycle)."""
+    if not loop:
+        return np.minimum(times / duration, 1.0), np.arange(len(times)) == 0
     cycles = np.floor(times / duration)
-    phase = np.mod((times - cycles * duration) / duration, 1.0)
+    phase = np.minimum(np.mod((times - cycles * duration) / duration, 1.0), _BELOW_ONE)
     starts = np.concatenate([[True], cycles[1:] != cycles[:-1]])
     return phase, starts
-
-
-def rounded_cycle_phase(cycle: int, num_frames: int, loop: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The phase of a ``cycle``-frame period (a clip that does not loop: its ``num_frames``), as this environment
-    counted it before exact phases (``MimicConfig.phase="rounded"``), and for references made from frames."""
-    period = cycle if loop else num_frames
-    frames = np.arange(num_frames)
-    return (frames % period) / period, frames % period == 0
 
 
 def build_reference(
@@ -295,7 +294,7 @@ def build_reference(
         raise MotionError(f"{clip.source}: num_frames must be positive, got {num_frames}")
     times = np.arange(-1, num_frames + 1) * dt
     q_padded = generalized_coordinates(clip, model, times)
-    phase = cycle_phase(clip.duration, times[1:-1]) if clip.loop else None
+    phase = cycle_phase(clip.duration, times[1:-1], clip.loop)
     return reference_from_coordinates(clip.name, q_padded, model, dt, loop=clip.loop, cycle=cycle, phase=phase)
 
 
@@ -305,7 +304,7 @@ def reference_from_coordinates(
 ) -> ReferenceMotion:
     """The reference of generalized coordinates ``q_padded`` ``[T + 2, q_size]`` at steps of ``dt``: frames 1..T,
     with one more frame before and after for the central differences. ``phase``: each frame's phase and
-    cycle-start flag (:func:`cycle_phase`); None: those of a ``cycle``-frame period.
+    cycle-start flag (:func:`cycle_phase`); None: those of a clip of ``cycle`` control steps (frames one step apart).
 
     Positions and rotations come from ``brax.kinematics.forward``. Velocities of links come from central
     differences of those world frames instead: Brax's ``qd -> xd`` map is inexact for stacked hinges (its own TODO;
@@ -319,8 +318,9 @@ def reference_from_coordinates(
     link_xd = base.Motion(vel=jnp.asarray(vel, jnp.float32), ang=jnp.asarray(ang, jnp.float32))
     qd_brax = _fit_brax_velocities(model, q_all[1:-1], link_xd)
     bodies = jax.vmap(lambda xt, xdt: body_states(model, xt, xdt))(link_x, link_xd)
-    num_frames = q_padded.shape[0] - 2
-    phase, cycle_start = phase if phase is not None else rounded_cycle_phase(cycle, num_frames, loop)
+    if phase is None:
+        phase = cycle_phase(float(cycle), np.arange(q_padded.shape[0] - 2, dtype=np.float64), loop)
+    phase, cycle_start = phase
     return ReferenceMotion(
         name=name,
         dt=dt,

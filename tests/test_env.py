@@ -1,6 +1,7 @@
 """The mimic environment: interface, metrics, Demonstration Replay, falls and gradients."""
 
 import dataclasses
+import json
 
 import brax.actuator
 from brax import contact as brax_contact
@@ -15,6 +16,7 @@ from envs.clip_settings import CLIP_SETTINGS, COMMON_FALL_BODIES, SYNTHETIC_CLIP
 from envs.mimic_env import EnvConfigError
 from envs.model import BodyStates
 from envs.observations import observe_timestamp
+from envs.reference import SYNTHETIC_PATH
 
 EPISODE = 8
 
@@ -293,9 +295,9 @@ def test_diffmimic_joint_damping_is_each_joints_kd():
     before = dict(zip(names, np.asarray(brax_damped.sys.link.constraint_ang_damping)))
     after = dict(zip(names, np.asarray(diffmimic_damped.sys.link.constraint_ang_damping)))
     # HUMANOID.py's angular_damping, Kp / 10 of DeepMimic's (and DiffMimic's) gains
-    expected = {"chest": 100, "neck": 10, "right_shoulder": 40, "right_elbow": 30, "left_hip": 50, "left_knee": 50,
-                "left_ankle": 40}
-    assert {name: float(after[name]) for name in expected} == pytest.approx(expected)
+    kd = {"chest": 100, "neck": 10, "shoulder": 40, "elbow": 30, "hip": 50, "knee": 50, "ankle": 40}
+    expected = {name: kd[name.split("_")[-1]] for name in names if name != "root"}  # all 12 actuated joints
+    assert len(expected) == 12 and {name: float(after[name]) for name in expected} == pytest.approx(expected)
     assert after["root"] == before["root"] == 30  # no actuator: the asset's value
     assert set(before.values()) == {30}
 
@@ -317,3 +319,38 @@ def test_phase_option_picks_the_exact_or_the_rounded_phase(data_dir):
     assert np.asarray(rounded._cycle_start(frames)).tolist() == [True, True, False]
     with pytest.raises(EnvConfigError, match="unknown phase 'sometimes'"):
         envs.MimicConfig(phase="sometimes").validate()
+
+
+def stretched_synthetic(tmp_path, loop: str):
+    """The synthetic clip's keyframes 0.0341667 s apart: 60 intervals, 2.05 s, 61.5 control steps per cycle."""
+    frames = [[0.0341667] + frame[1:] for frame in json.loads(SYNTHETIC_PATH.read_text())["Frames"]]
+    path = tmp_path / f"stretched_{loop}.txt"
+    path.write_text(json.dumps({"Loop": loop, "Frames": frames}))
+    return str(path), 60 * 0.0341667
+
+
+def test_exact_phase_of_a_cycle_that_is_not_whole_steps(tmp_path):
+    clip, duration = stretched_synthetic(tmp_path, "wrap")
+    config = envs.MimicConfig(episode_length=EPISODE, random_start_range=200)
+    exact = envs.make_env(clip, config)
+    rounded = envs.make_env(clip, dataclasses.replace(config, phase="rounded"))
+    assert exact.reference.cycle_frames == rounded.reference.cycle_frames == 62  # round(61.5)
+    frames = jnp.array([61, 62, 185, 186])
+    # cycles begin at 0, 61.5, 123, 184.5 steps: the first frame of each is 0, 62, 124, 185 (rounded: 186)
+    expected = [61 / 30 / duration, 62 / 30 / duration - 1, 185 / 30 / duration - 3, 186 / 30 / duration - 3]
+    np.testing.assert_allclose(np.asarray(exact._phase(frames)), expected, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(rounded._phase(frames)), [61 / 62, 0.0, 61 / 62, 0.0], atol=1e-6)
+    assert np.asarray(exact._cycle_start(frames)).tolist() == [False, True, True, False]
+    assert np.asarray(rounded._cycle_start(frames)).tolist() == [False, True, False, True]
+
+
+def test_exact_phase_of_a_clip_that_does_not_loop_is_the_same_in_every_env(tmp_path):
+    """It used to be frame / (frames the env built), which differed between training and evaluation envs."""
+    clip, duration = stretched_synthetic(tmp_path, "none")
+    short = envs.make_env(clip, envs.MimicConfig(episode_length=8, random_start=False))
+    long = envs.make_env(clip, envs.MimicConfig(episode_length=100, random_start=False))
+    frames = np.array([0, 30, 61, 70])
+    for env in (short, long):
+        np.testing.assert_allclose(np.asarray(env._phase(jnp.asarray(frames))),
+                                   np.minimum(frames / 30 / duration, 1.0), atol=1e-6)
+    assert short.reference.num_frames != long.reference.num_frames

@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 from envs.character import load_character, yup_to_zup
 from envs.data import MOTION_NAMES
 from envs.export import main as export_main
-from envs.motion import MotionError, build_reference, cycle_phase, load_motion_file, rounded_cycle_phase
+from envs.motion import MotionError, build_reference, cycle_phase, load_motion_file
 
 FRAMES = 48  # one length for every reference built here, so the jitted kinematics compile once
 
@@ -92,10 +92,11 @@ def test_phase_of_a_cycle_of_52_and_a_half_steps_by_hand():
     np.testing.assert_allclose(phase, [0.0, 52 / 52.5, 0.5 / 52.5, 51.5 / 52.5, 1 / 52.5, 0.5 / 1.75], atol=1e-9)
     _, every_start = cycle_phase(1.75, np.arange(107) / 30.0)
     assert np.flatnonzero(every_start).tolist() == [0, 53, 105]  # 105 steps = 3.5 s exactly: the third cycle begins
-    # The rounded period (52 steps) the environment counted before: 0.0095 cycle of drift per cycle, 0.099 at 540
-    rounded, rounded_starts = rounded_cycle_phase(52, 541, loop=True)
-    assert rounded[104] == 0.0 and rounded[540] == pytest.approx(20 / 52)
-    assert np.flatnonzero(rounded_starts[:107]).tolist() == [0, 52, 104]
+    # The rounded period (52 steps) the environment counted before put 540 at 540 % 52 / 52 = 0.385, not 0.286.
+    # A clip that does not loop: 0 -> 1 over its duration, then held at 1; only frame 0 starts a cycle.
+    held, held_starts = cycle_phase(1.75, np.array([0, 21, 105, 200]) / 30.0, loop=False)
+    np.testing.assert_allclose(held, [0.0, 0.4, 1.0, 1.0], atol=1e-9)
+    assert held_starts.tolist() == [True, False, False, False]
 
 
 def test_reference_carries_the_exact_phase(data_dir, character_model):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import envs
-from benchmarks.reference_ground import floor_penetration, main
+from benchmarks.reference_ground import floor_penetration, main, start_frames
 from envs.model import load_character_model
 
 
@@ -34,7 +34,13 @@ def test_a_character_in_the_air_touches_nothing(synthetic):
 
 
 def test_command_line(capsys):
-    assert main(["synthetic", "--frames", "10"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].startswith("synthetic")
+    assert main(["synthetic"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:2] == ["synthetic", "60"]  # one cycle of start frames: the synthetic clip has no random-start range
     assert main(["no_such_clip"]) == 2
     assert "no_such_clip" in capsys.readouterr().err
+
+
+def test_start_frames_follow_the_clips_random_start_range():
+    assert start_frames("backflip", 52) == 541  # DiffMimic's 0..540
+    assert start_frames("synthetic", 60) == 60  # one cycle
