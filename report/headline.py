@@ -6,8 +6,9 @@
 One row per (clip, horizon, method): samples and train time to the 0.15 m bar (mean over the seeds that reached it,
 and how many did), samples to hold it (at the first evaluation from which every later one is at or below it, to the
 end of the run: reached for good, not touched once; a run first below it at its last evaluation holds it from there), the final pose error, and the method's / DiffMimic's ratio of mean samples and of mean train time
-with a 95% bootstrap interval (each method's seeds resampled on their own; above 1: DiffMimic needed less). A
-method or clip that never reached the bar is shown as such, never dropped.
+with a 95% bootstrap interval (each method's seeds resampled on their own; above 1: DiffMimic needed less), over the
+seeds that reached the bar, with how many each side kept where one lost any. A method or clip that never reached the
+bar is shown as such, never dropped.
 
 README blocks sit between ``<!-- headline:begin RESULTS_DIR -->`` and ``<!-- headline:end -->``; ``--readme``
 regenerates each from the run records under its RESULTS_DIR, so the numbers in the README are the files' numbers.
@@ -57,10 +58,18 @@ def _reached(values: pd.Series, formatter, never: str = "not reached") -> str:
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series) -> str:
+    """The ratio of the means over the seeds that reached the bar. A seed that never reached it is left out of its
+    side's mean, which flatters that side, so a ratio over fewer than all seeds says how many each side kept; where
+    only DiffMimic never reached it, the cell says so rather than hide the other method's lead."""
+    if numerator.notna().any() and denominator.isna().all():
+        return f"— ({TREATMENT} did not reach it)"
     point, low, high = bootstrap_ratio_ci(numerator.to_numpy(float), denominator.to_numpy(float))
     if math.isnan(point):
         return "—"
-    return format_ratio(point) + ("" if math.isnan(low) else f" [{format_ratio(low)}, {format_ratio(high)}]")
+    partial = "" if numerator.notna().all() and denominator.notna().all() else (
+        f" (over the seeds that reached it: {numerator.notna().sum()}/{len(numerator)} against {TREATMENT}'s "
+        f"{denominator.notna().sum()}/{len(denominator)})")
+    return format_ratio(point) + ("" if math.isnan(low) else f" [{format_ratio(low)}, {format_ratio(high)}]") + partial
 
 
 def headline_table(per_run: pd.DataFrame, threshold: float = QUALITY_BAR) -> pd.DataFrame:

@@ -50,6 +50,24 @@ def test_headline_rows_by_hand(tmp_path):
     assert table.loc[("20 s", "ppo"), "samples to 0.15 m"] == "not reached (0/2 seeds)"
 
 
+def test_a_ratio_over_fewer_seeds_says_so(tmp_path):
+    # PPO reached the bar in one seed of two (at 600 samples): its mean is that seed's, 600 / 200 = 3x, and the cell
+    # says it kept one seed of two; DiffMimic's two seeds (100 and 300) resampled: 600/300, 600/200, 600/100.
+    for method, seed, reach_at in [("diffmimic", 0, 100), ("diffmimic", 1, 300), ("ppo", 0, 600), ("ppo", 1, None)]:
+        write_run(tmp_path, RunKey("deepmimic", "walk", method, seed), curve(reach_at))
+    table = headline_table(per_run_table(scan_runs(tmp_path)[0])).set_index(["horizon", "method"])
+    assert table.loc[("cycle", "ppo"), "samples / diffmimic's"] == (
+        "3x [2x, 6x] (over the seeds that reached it: 1/2 against diffmimic's 2/2)")
+    assert table.loc[("cycle", "ppo"), "samples to 0.15 m"] == "600 (1/2 seeds)"
+
+
+def test_a_lead_where_diffmimic_never_reached_the_bar_is_not_hidden(tmp_path):
+    for method, seed, reach_at in [("diffmimic", 0, None), ("ppo", 0, 600)]:
+        write_run(tmp_path, RunKey("deepmimic", "walk", method, seed), curve(reach_at))
+    table = headline_table(per_run_table(scan_runs(tmp_path)[0])).set_index(["horizon", "method"])
+    assert table.loc[("cycle", "ppo"), "samples / diffmimic's"] == "— (diffmimic did not reach it)"
+
+
 def test_hold_is_not_a_touch(tmp_path):
     # Cycle error 0.1 m at 100 samples, back to 0.5 m at 200, then 0.1 m from 300 to the end: reached at 100,
     # held from 300. A second seed touches the bar at 100 and ends above it: reached, not held.
