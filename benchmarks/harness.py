@@ -237,12 +237,9 @@ def _changed_settings(saved: dict, current: dict) -> list[str]:
     """The config sections (method, env, evaluation, tier, clip file, command line) that differ, compared as the
     JSON the manifest stores (tuples and lists alike)."""
     saved = recorded_run.as_json(saved)  # a copy, patched below
-    evaluation = saved.get("evaluation")
-    for env in (saved.get("env"), evaluation.get("env") if isinstance(evaluation, dict) else None):
-        if isinstance(env, dict):  # options added since the run was saved: the values it ran with
-            env["torque_limits"] = store.recorded_torque_limits(env)
-            env.setdefault("joint_damping", store.JOINT_DAMPING_BEFORE_OPTION)
-            env["phase"] = store.recorded_phase(env)
+    for section in (saved, saved.get("evaluation")):
+        if isinstance(section, dict) and isinstance(section.get("env"), dict):  # options added since: as the run had
+            section["env"] = store.with_recorded_options(section["env"])
     return recorded_run.changed_keys(saved, current)
 
 

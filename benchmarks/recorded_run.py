@@ -49,10 +49,7 @@ def env_config(recorded: dict, where: Path) -> envs.MimicConfig:
     unknown = sorted(set(recorded) - {field.name for field in dataclasses.fields(envs.MimicConfig)})
     if unknown:
         raise store.CorruptRunError(f"{where}: env settings this code does not have: {', '.join(unknown)}")
-    values = {name: _as_tuples(value) for name, value in recorded.items()}
-    values["torque_limits"] = store.recorded_torque_limits(recorded)
-    values["joint_damping"] = recorded.get("joint_damping", store.JOINT_DAMPING_BEFORE_OPTION)
-    values["phase"] = store.recorded_phase(recorded)
+    values = {name: _as_tuples(value) for name, value in store.with_recorded_options(recorded).items()}
     values["fall_contact_distance"] = store.recorded_fall_contact_distance(recorded)
     values["loss_weights"] = LossWeights(**recorded.get("loss_weights", {}))
     values["reward_weights"] = RewardWeights(**recorded.get("reward_weights", {}))

@@ -69,12 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     for clip in args.clips:
         try:
             model = load_character_model(check_clip(clip, data_dir=args.data_dir))
-            cycle = envs.load_reference(clip, num_frames=1, data_dir=args.data_dir).cycle_frames
-            reference = envs.load_reference(clip, num_frames=start_frames(clip, cycle), data_dir=args.data_dir)
+            start_range = clip_settings(clip).random_start_range  # None: one cycle, the default reference's length
+            reference = envs.load_reference(clip, num_frames=None if start_range is None else start_range + 1,
+                                            data_dir=args.data_dir)
         except (*input_errors(), FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        depths, bodies = floor_penetration(model, np.asarray(reference.q))
+        starts = start_frames(clip, reference.cycle_frames)
+        depths, bodies = floor_penetration(model, np.asarray(reference.q)[:starts])
         print(summary_row(clip, depths, bodies), flush=True)
     return 0
 

@@ -103,6 +103,14 @@ def recorded_phase(env_config: dict) -> str:
     return str(env_config.get("phase", PHASE_BEFORE_OPTION))
 
 
+def with_recorded_options(env_config: dict) -> dict:
+    """A copy of a manifest's env config with the options added since it was recorded (torque limits, joint damping,
+    phase) set to the values the run had, for comparing it with, or rebuilding it as, today's config."""
+    return {**env_config, "torque_limits": recorded_torque_limits(env_config),
+            "joint_damping": env_config.get("joint_damping", JOINT_DAMPING_BEFORE_OPTION),
+            "phase": recorded_phase(env_config)}
+
+
 # Runs recorded before the env config had `fall_contact_distance` counted a fall body within 1 cm of the floor as a fall.
 FALL_CONTACT_DISTANCE_BEFORE_OPTION = 0.01
 
