@@ -273,10 +273,17 @@ def test_rematerialised_steps_give_the_same_update(runs, base_env):
     run = runs("diffmimic")
     env, config = build(DIFFMIMIC, base_env, remat_steps=True)
     state, metrics = DIFFMIMIC.jit_update(env, config)(run.initial, jax.random.PRNGKey(100))
-    assert float(metrics["loss"]) == pytest.approx(float(run.metrics[0]["loss"]), rel=1e-6)
+    # Recomputing the steps reorders float32 work (and XLA's code differs between CPUs): CI's machine measured
+    # a 2e-5 relative difference in the loss, so equal to 1e-4, like the gradient norm.
+    assert float(metrics["loss"]) == pytest.approx(float(run.metrics[0]["loss"]), rel=1e-4)
     assert float(metrics["grad_norm"]) == pytest.approx(float(run.metrics[0]["grad_norm"]), rel=1e-4)
-    for remat, stored in zip(jax.tree.leaves(state.params), jax.tree.leaves(run.states[0].params)):
-        np.testing.assert_allclose(np.asarray(remat), np.asarray(stored), rtol=1e-4, atol=1e-6)
+    # Adam's first step moves each weight by about lr * sign(gradient), so a weight whose gradient is near zero
+    # may move either way under float noise: compare the whole update's direction, and each weight to lr / 5.
+    initial = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(run.initial.params)])
+    remat = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(state.params)]) - initial
+    stored = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(run.states[0].params)]) - initial
+    assert np.dot(remat, stored) / (np.linalg.norm(remat) * np.linalg.norm(stored)) > 0.999
+    np.testing.assert_allclose(remat, stored, atol=config.learning_rate / 5)
 
 
 def test_guarded_step_skips_non_finite_and_logs_the_raw_norm():
