@@ -96,6 +96,9 @@ class RunArgs:
     """Override every method's `num_envs` (parallel environments per update)."""
     set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction, tyro.conf.arg(metavar="METHOD.FIELD=VALUE")] = ()
     """Set a method's config field, e.g. `diffmimic.learning_rate=1e-4` (`diffmimic`: and its ablations); repeatable."""
+    env: Annotated[tuple[str, ...], tyro.conf.UseAppendAction, tyro.conf.arg(metavar="FIELD=VALUE")] = ()
+    """Set an environment config field (envs.MimicConfig) for every run, e.g. `observation=timestamp`,
+    `joint_damping=diffmimic`, `inertia=geometric`; repeatable. Fields a method sets itself are refused."""
     verbose: bool = False
     """Show JAX/XLA log output and library import messages (hidden by default)."""
     devices: int | None = None
@@ -238,6 +241,7 @@ def make_plan(args: RunArgs):
         devices=args.devices,
         torque_limits=args.torque_limits,
         phase=args.phase,
+        env_settings=args.env,
     )
     return plan_runs(request)
 
@@ -247,10 +251,12 @@ def _describe(plan, args: RunArgs) -> str:
     budget = f"{tier.max_samples:,} samples" + (
         f" or {tier.max_train_seconds:.0f} s of training" if tier.max_train_seconds is not None else "")
     settings = sorted({f"{spec.method}.{name}={value}" for spec in plan for name, value in spec.config_overrides})
+    env = plan[0].env_overrides
     return (f"{len(plan)} runs: suite={args.suite} tier={tier.name} ({budget} per run, evaluation every "
             f"{tier.eval_every_samples:,} samples) backend={args.backend} torque_limits={args.torque_limits} "
             f"phase={args.phase} out={args.out}"
-            + (f"\nsettings: {', '.join(settings)}" if settings else ""))
+            + (f"\nsettings: {', '.join(settings)}" if settings else "")
+            + (f"\nenvironment: {', '.join(f'{name}={value}' for name, value in env)}" if env else ""))
 
 
 # Exit code of a run command stopped by --stop-after-minutes with runs left (1: a run failed; 2: bad input).

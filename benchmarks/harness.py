@@ -70,6 +70,9 @@ class RunSpec:
     own limits: DeepMimic's on humanoid3d)."""
     phase: str = envs.MimicConfig.phase
     """``envs.MimicConfig.phase``: `exact` (from the clip's duration) or `rounded` (a whole number of steps)."""
+    env_overrides: tuple[tuple[str, Any], ...] = ()
+    """Environment config fields set on the command line (``--env``), (field, value) pairs; applied after the clip's.
+    A field the method sets itself (its replay, resets, episode length, action mapping) is refused."""
 
     @property
     def key(self) -> store.RunKey:
@@ -113,7 +116,12 @@ def method_config(spec: RunSpec):
         torque_limits=spec.torque_limits,
         phase=spec.phase,
     )
+    base = dataclasses.replace(base, **dict(spec.env_overrides))
     env_config = method.env_config(config, base)
+    for name, value in spec.env_overrides:
+        if getattr(env_config, name) != value:
+            raise ValueError(f"--env {name}={value}: {spec.method} sets '{name}' itself "
+                             f"(to {getattr(env_config, name)!r}; a method config field may control it: see --set)")
     check_compatible(method, env_config.backend)
     return method, config, env_config
 
@@ -225,6 +233,9 @@ def _manifest(spec: RunSpec, method, config, env, eval_env, horizons, devices: i
         # Seconds per control step (the clip's frame time): turns evaluation steps into the seconds of the curve's
         # first_fall_seconds. Outside "config", so that records from before it resume unchanged.
         "control_dt": float(env.reference.dt),
+        # Env fields set with --env (their values are in config.env, which the resume check compares); outside
+        # "config", so that records from before it resume unchanged.
+        "env_command_line": dict(spec.env_overrides),
         "backend": spec.backend,
         "device": str(jax.devices()[0]),
         "device_count": devices,  # the devices the batch was split over

@@ -1,4 +1,5 @@
-"""Command-line settings that change a run: the seeds, a method's config fields (``--set``), a tier's budgets.
+"""Command-line settings that change a run: the seeds, a method's config fields (``--set``), the environment's
+(``--env``), a tier's budgets.
 
 Everything here checks its input against the thing it changes (a config dataclass's fields and their types, a
 tier's fields) and raises :class:`OverrideError` with one line naming the setting and the problem, so that a
@@ -115,6 +116,8 @@ def _convert(text: str, annotation: Any, label: str) -> Any:
             raise OverrideError(f"{label}: expected a number") from None
     if annotation is str:
         return text
+    if origin is tuple and args and args[0] is str:  # names, e.g. bodies: pelvis,torso (no quotes needed)
+        return tuple(item.strip().strip("'\"") for item in text.strip().strip("()").split(",") if item.strip())
     if origin is tuple:
         try:
             value = ast.literal_eval(text if text.strip().startswith("(") else f"({text},)")
@@ -151,6 +154,32 @@ def check_targets(overrides: Iterable[ConfigOverride], methods: Iterable[str]) -
     for override in overrides:
         if not any(override.applies_to(method) for method in methods):
             raise OverrideError(f"{override.label}: '{override.target}' is not one of the methods run ({', '.join(methods)})")
+
+
+# ------------------------------------------------------------------------------------- environment config
+
+# Env fields with a flag of their own (the flag, so that the error can name it).
+ENV_FIELDS_WITH_FLAGS = {"backend": "--backend", "torque_limits": "--torque-limits", "phase": "--phase"}
+
+
+def env_overrides(items: Iterable[str], config_cls: type) -> dict[str, Any]:
+    """``--env FIELD=VALUE`` items (the environment config's fields, e.g. ``observation=timestamp``), checked against
+    ``config_cls``'s fields and converted to their types; the last of a field repeated wins."""
+    hints = typing.get_type_hints(config_cls)
+    fields = {field.name for field in dataclasses.fields(config_cls)}
+    values = {}
+    for item in items:
+        name, equals, text = item.partition("=")
+        name, label = name.strip(), f"--env {item}"
+        if not equals or not name:
+            raise OverrideError(f"{label}: expected FIELD=VALUE, e.g. observation=timestamp")
+        if name in ENV_FIELDS_WITH_FLAGS:
+            raise OverrideError(f"{label}: use {ENV_FIELDS_WITH_FLAGS[name]} for '{name}'")
+        if name not in fields:
+            raise OverrideError(f"{label}: the environment config ({config_cls.__name__}) has no field '{name}'; "
+                                f"fields: {', '.join(sorted(fields - set(ENV_FIELDS_WITH_FLAGS)))}")
+        values[name] = _convert(text.strip(), hints[name], label)
+    return values
 
 
 # ---------------------------------------------------------------------------------------------- budgets

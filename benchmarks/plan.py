@@ -15,7 +15,7 @@ from typing import Sequence
 
 import envs
 from benchmarks.harness import RunSpec, method_config
-from benchmarks.overrides import ConfigOverride, check_targets, config_overrides, override_tier
+from benchmarks.overrides import ConfigOverride, check_targets, config_overrides, env_overrides, override_tier
 from benchmarks.suites import resolve_suite
 from benchmarks.tiers import Tier, get_tier
 from envs.reference import check_clip
@@ -41,6 +41,8 @@ class PlanRequest:
     devices: int | None = None
     torque_limits: str = envs.MimicConfig.torque_limits
     phase: str = envs.MimicConfig.phase
+    env_settings: Sequence[str] = ()
+    """``--env FIELD=VALUE`` items: environment config fields (not yet checked)."""
 
 
 def default_tier(suite: str) -> str:
@@ -71,6 +73,7 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
     if request.num_envs is not None and request.num_envs < 1:
         raise ValueError(f"--num-envs must be at least 1, got {request.num_envs}")
     check_targets(request.settings, methods)
+    env_values = tuple(env_overrides(request.env_settings, envs.MimicConfig).items())
 
     for spec in clips:  # read and parse every clip against its character now: a bad file fails before any compile
         check_clip(spec.clip, data_dir=request.data_dir)
@@ -87,10 +90,10 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
         settings[method_name] = tuple(sorted(values.items()))
         _check_method(RunSpec(request.suite, clips[0], method_name, 0, tier, request.backend, request.data_dir,
                               config_overrides=settings[method_name], torque_limits=request.torque_limits,
-                              phase=request.phase))
+                              phase=request.phase, env_overrides=env_values))
     return [
         RunSpec(request.suite, clip, method_name, seed, tier, request.backend, request.data_dir, request.record_every,
-                settings[method_name], request.devices, request.torque_limits, request.phase)
+                settings[method_name], request.devices, request.torque_limits, request.phase, env_values)
         for clip in clips
         for method_name in methods
         for seed in request.seeds

@@ -314,14 +314,19 @@ def _packages_cell(versions: dict | None) -> str:
     return ", ".join(f"{name} {version}" for name, version in sorted((versions or {}).items()) if version)
 
 
+def _env_settings_cell(env_command_line: dict | None) -> str:
+    """The environment fields a run set with --env (records from before the option set none)."""
+    return ", ".join(f"{name}={value}" for name, value in sorted((env_command_line or {}).items())) or "(none)"
+
+
 def _commit_cell(manifest: dict) -> str:
     commit = manifest.get("git_commit") or "unknown"
     return commit[:10] + (" (dirty)" if manifest.get("git_dirty") else "")
 
 
 def environment_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """Distinct (device, backend, torque limits, fall contact distance, phase, tier, versions, XLA flags, commit, Python)
-    combinations found in the manifests, with counts."""
+    """Distinct (device, backend, torque limits, fall contact distance, phase, --env settings, tier, versions, XLA
+    flags, commit, Python) combinations found in the manifests, with counts."""
     combos: Counter = Counter()
     methods: dict[tuple, set] = {}
     for run in runs:
@@ -331,13 +336,15 @@ def environment_table(runs: Sequence[Run]) -> pd.DataFrame:
             recorded_torque_limits(m.get("config", {}).get("env", {})),
             f"{recorded_fall_contact_distance(m.get('config', {}).get('env', {})) * 1000:g} mm",
             recorded_phase(m.get("config", {}).get("env", {})),
+            _env_settings_cell(m.get("env_command_line")),
             str(m.get("tier", "?")),
             _packages_cell(m.get("package_versions")), m.get("xla_flags") or "(none)", _commit_cell(m),
             str(m.get("python", "?")),
         )
         combos[combo] += 1
         methods.setdefault(combo, set()).add(run.key.method)
-    columns = ["Device", "Backend", "Torque limits", "Fall contact within", "Phase", "Tier", "Packages", "XLA flags", "Git commit", "Python"]
+    columns = ["Device", "Backend", "Torque limits", "Fall contact within", "Phase", "--env", "Tier", "Packages",
+               "XLA flags", "Git commit", "Python"]
     rows = [dict(zip(columns, combo), Methods=", ".join(sort_methods(methods[combo])), Runs=count)
             for combo, count in combos.items()]
     return pd.DataFrame(rows, columns=[*columns, "Methods", "Runs"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import run_benchmark
-from benchmarks.overrides import OverrideError, config_overrides, override_tier, parse_seeds, parse_set
+from benchmarks.overrides import OverrideError, config_overrides, env_overrides, override_tier, parse_seeds, parse_set
 from benchmarks.tiers import TIERS, get_tier
 from methods.diffmimic import DiffMimicConfig
 from methods.ppo import PPOConfig
@@ -80,6 +80,52 @@ def test_set_needs_method_field_value(item):
         parse_set([item])
 
 
+def test_env_converts_to_the_field_types():
+    from envs import MimicConfig
+
+    values = env_overrides(["observation=timestamp", "joint_damping=diffmimic", "substeps=20",
+                            "fall_contact_distance=0.01", "fall_contact_bodies=pelvis,torso", "observation=target"],
+                           MimicConfig)
+    assert values == {"observation": "target", "joint_damping": "diffmimic", "substeps": 20,  # the last one wins
+                      "fall_contact_distance": 0.01, "fall_contact_bodies": ("pelvis", "torso")}
+    MimicConfig(**values).validate()
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [("observation", "expected FIELD=VALUE"), ("=state", "expected FIELD=VALUE"),
+     ("nosuch=1", "has no field 'nosuch'"), ("observation=pixels", "expected one of state, target, timestamp"),
+     ("substeps=many", "expected an integer"), ("phase=rounded", "use --phase for 'phase'"),
+     ("backend=mjx", "use --backend"), ("torque_limits=character", "use --torque-limits"),
+     ("reward_weights=1", "cannot be set from the command line")],
+)
+def test_env_refuses_unknown_fields_and_bad_values(item, message):
+    from envs import MimicConfig
+
+    with pytest.raises(OverrideError, match=message) as error:
+        env_overrides([item], MimicConfig)
+    assert str(error.value).startswith(f"--env {item}:") and "\n" not in str(error.value)
+
+
+def test_env_reaches_every_run_and_the_manifest():
+    from benchmarks import harness
+    from benchmarks.evaluator import Horizons
+
+    args = run_benchmark.RunArgs(env=("observation=timestamp", "joint_damping=diffmimic"))
+    plan = run_benchmark.make_plan(args)
+    for spec in plan:
+        method, config, env_config = harness.method_config(spec)
+        assert (env_config.observation, env_config.joint_damping) == ("timestamp", "diffmimic")
+    env = types.SimpleNamespace(config=env_config, reference=types.SimpleNamespace(dt=1 / 30))
+    manifest = harness._manifest(plan[-1], method, config, env, env, Horizons(cycle_frames=60, long_frames=600), 1)
+    assert manifest["env_command_line"] == {"observation": "timestamp", "joint_damping": "diffmimic"}
+    assert manifest["config"]["env"]["observation"] == "timestamp"
+    assert "observation=timestamp" in run_benchmark._describe(plan, args)
+    # A field the method sets itself would be silently overwritten: refused, naming the method.
+    with pytest.raises(ValueError, match="--env replay=none: diffmimic sets 'replay' itself"):
+        run_benchmark.make_plan(run_benchmark.RunArgs(methods="diffmimic", env=("replay=none",)))
+
+
 def test_budget_overrides():
     tier = override_tier(get_tier("demo"), max_samples=1000, max_train_minutes=0.5, eval_every_samples=100, eval_frames=20)
     assert (tier.max_samples, tier.max_train_seconds, tier.eval_every_samples, tier.eval_frames) == (1000, 30.0, 100, 20)
@@ -126,7 +172,9 @@ def test_overrides_reach_the_config_and_the_manifest():
      (["--set", "difmimic.learning_rate=1"], "'difmimic' is not one of the methods run"),
      (["--max-samples", "-3"], "--max-samples must be at least 1"),
      (["--num-envs", "0"], "--num-envs must be at least 1"),
-     (["--phase", "sometimes"], "--phase")],
+     (["--phase", "sometimes"], "--phase"),
+     (["--env", "observation=pixels"], "--env observation=pixels: expected one of"),
+     (["--env", "joint_damping=diffmimic", "--backend", "generalized"], "joint_damping 'diffmimic'")],
 )
 def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert cli([*argv, "--out", str(tmp_path)]) == 2

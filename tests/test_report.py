@@ -281,3 +281,9 @@ def test_environment_table_names_the_torque_limits_of_each_run():
                 {"config": {"env": {"torque_limits": "none", "fall_contact_distance": 0.001, "phase": "exact"}}},
                 curve, None)
     assert environment_table([faithful, exact])["Phase"].tolist() == ["rounded", "exact"]
+    # The environment fields a run set with --env; none before the option.
+    timestamp = Run(RunKey("smoke", "walk", "ppo", 4), Path("."),
+                    {"config": {"env": {"torque_limits": "none", "fall_contact_distance": 0.001, "phase": "exact"}},
+                     "env_command_line": {"observation": "timestamp", "joint_damping": "diffmimic"}}, curve, None)
+    assert environment_table([exact, timestamp])["--env"].tolist() == [
+        "(none)", "joint_damping=diffmimic, observation=timestamp"]
