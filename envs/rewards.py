@@ -35,6 +35,7 @@ _DEEPMIMIC_JOINTS = 15.0
 END_EFFECTOR_SCALE = 10.0
 ROOT_SCALE = 5.0
 COM_SCALE = 10.0
+RESET_GROUND_PAD = 0.001  # m: DeepMimic's SceneSimChar::ResolveCharGroundIntersect pad
 ROOT_ROTATION_WEIGHT = 0.1
 ROOT_VELOCITY_WEIGHT = 0.01
 ROOT_ANGULAR_VELOCITY_WEIGHT = 0.001
@@ -107,9 +108,21 @@ def cycle_root_offset(sim: BodyStates, ref: BodyStates, new_cycle: jax.Array, of
     return jnp.where(new_cycle, sim.pos[0, :2] - ref.pos[0, :2], offset)
 
 
-def shift_reference(ref: BodyStates, offset: jax.Array) -> BodyStates:
-    """``ref`` moved horizontally by ``offset`` ``[2]``."""
-    return dataclasses.replace(ref, pos=ref.pos + jnp.concatenate([offset, jnp.zeros(1)]))
+def shift_reference(ref: BodyStates, offset: jax.Array, height: jax.Array | float = 0.0) -> BodyStates:
+    """``ref`` moved horizontally by ``offset`` ``[2]`` and up by ``height``."""
+    return dataclasses.replace(ref, pos=ref.pos + jnp.concatenate([offset, jnp.reshape(jnp.asarray(height, offset.dtype), (1,))]))
+
+
+def reset_lift(floor_distances: jax.Array, pad: float = RESET_GROUND_PAD) -> jax.Array:
+    """DeepMimic's ``ResolveCharGroundIntersect``: how far to raise a reset character so that its lowest point
+    (``floor_distances``: signed geom-floor distances, m) is ``pad`` above the floor; 0 where it already is."""
+    return jnp.maximum(pad - jnp.min(floor_distances), 0.0)
+
+
+def reset_reference_lift(new_cycle: jax.Array, lift: jax.Array) -> jax.Array:
+    """The reset lift the reference keeps (DeepMimic's ``SyncKinCharRoot`` moves it onto the lifted character) until
+    the next cycle, whose re-sync puts it back at its own height above the ground (``SyncKinCharNewCycle``)."""
+    return jnp.where(new_cycle, 0.0, lift)
 
 
 def deepmimic_reward(

@@ -14,7 +14,7 @@ import envs
 from envs.actions import actions_for_targets
 from envs.clip_settings import CLIP_SETTINGS, COMMON_FALL_BODIES, SYNTHETIC_CLIP_SETTINGS
 from envs.mimic_env import EnvConfigError
-from envs.model import BodyStates
+from envs.model import BodyStates, body_states
 from envs.observations import observe_timestamp
 from envs.reference import SYNTHETIC_PATH
 
@@ -203,6 +203,50 @@ def test_crawling_on_knees_and_hands_is_a_fall_except_for_crawl(data_dir, charac
 def test_unknown_fall_body_is_refused(env):
     with pytest.raises(EnvConfigError, match="fall_contact_bodies \\['tail'\\]"):
         envs.MimicEnv(env.model, env.reference, dataclasses.replace(env.config, fall_contact_bodies=("root", "tail")))
+
+
+def test_reset_above_ground_lifts_the_character_and_the_rewards_reference(env):
+    """A reference sunk 10 cm into the floor: the reset raises the character 1 mm clear of it, the reward's reference
+    keeps the same lift until the next cycle start (frame 3 here), and the horizontal root re-sync fires there."""
+    reference = env.reference
+    sink = jnp.array([0.0, 0.0, -0.1])
+    cycle_start = np.zeros(reference.num_frames, bool)
+    cycle_start[[0, 3]] = True
+    sunk = dataclasses.replace(
+        reference, q=reference.q.at[:, 2].add(-0.1), cycle_start=jnp.asarray(cycle_start),
+        bodies=dataclasses.replace(reference.bodies, pos=reference.bodies.pos + sink),
+    )
+    plain = envs.MimicEnv(env.model, sunk, dataclasses.replace(env.config, reset_above_ground=False))
+    lifted = envs.MimicEnv(env.model, sunk, dataclasses.replace(env.config, reset_above_ground=True))
+    key = jax.random.PRNGKey(0)
+    start, state = plain.reset(key), lifted.reset(key)
+    depth = float(jnp.min(brax_contact.get(plain.sys, start.pipeline_state.x).dist))
+    assert depth < -0.05  # sunk
+    lift = float(state.info["reference_lift"])
+    assert lift == pytest.approx(0.001 - depth, abs=1e-6)
+    assert float(jnp.min(brax_contact.get(lifted.sys, state.pipeline_state.x).dist)) == pytest.approx(0.001, abs=1e-5)
+    np.testing.assert_allclose(state.pipeline_state.q - start.pipeline_state.q,
+                               np.eye(start.pipeline_state.q.shape[0])[2] * lift, atol=1e-5)
+    assert "reference_lift" not in start.info  # the default env's state keeps its shape
+
+    actions = reference_actions(env)
+    step = jax.jit(lifted.step)
+    lifts, offsets, rewards_without_lift, roots = [], [], [], []
+    for frame in (1, 2, 3, 4):
+        # The same step with the reference's lift dropped: the lifted character is then further from it.
+        dropped = step(state.replace(info={**state.info, "reference_lift": jnp.zeros(())}), actions[frame])
+        state = step(state, actions[frame])
+        lifts.append(float(state.info["reference_lift"]))
+        offsets.append(np.asarray(state.info["reference_root_offset"]))
+        rewards_without_lift.append(float(dropped.reward) - float(state.reward))
+        roots.append(np.asarray(body_states(env.model, state.pipeline_state.x, state.pipeline_state.xd).pos[0, :2]))
+    assert lifts == [pytest.approx(lift)] * 2 + [0.0, 0.0]
+    assert rewards_without_lift[0] < 0 and rewards_without_lift[1] < 0
+    assert np.all(offsets[0] == 0) and np.all(offsets[1] == 0)
+    # At the cycle start (frame 3) the reference root moves horizontally onto the simulated root, and stays there.
+    np.testing.assert_allclose(offsets[2], roots[2] - np.asarray(sunk.bodies.pos[3, 0, :2]), atol=1e-6)
+    np.testing.assert_allclose(offsets[3], offsets[2])
+    assert np.any(offsets[2] != 0)
 
 
 def test_early_termination_sets_done(env):
