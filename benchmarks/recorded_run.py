@@ -50,7 +50,6 @@ def env_config(recorded: dict, where: Path) -> envs.MimicConfig:
     if unknown:
         raise store.CorruptRunError(f"{where}: env settings this code does not have: {', '.join(unknown)}")
     values = {name: _as_tuples(value) for name, value in store.with_recorded_options(recorded).items()}
-    values["fall_contact_distance"] = store.recorded_fall_contact_distance(recorded)
     values["loss_weights"] = LossWeights(**recorded.get("loss_weights", {}))
     values["reward_weights"] = RewardWeights(**recorded.get("reward_weights", {}))
     return envs.MimicConfig(**values)

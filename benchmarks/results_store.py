@@ -103,16 +103,24 @@ def recorded_phase(env_config: dict) -> str:
     return str(env_config.get("phase", PHASE_BEFORE_OPTION))
 
 
-def with_recorded_options(env_config: dict) -> dict:
-    """A copy of a manifest's env config with the options added since it was recorded (torque limits, joint damping,
-    phase) set to the values the run had, for comparing it with, or rebuilding it as, today's config."""
-    return {**env_config, "torque_limits": recorded_torque_limits(env_config),
-            "joint_damping": env_config.get("joint_damping", JOINT_DAMPING_BEFORE_OPTION),
-            "phase": recorded_phase(env_config)}
-
-
 # Runs recorded before the env config had `fall_contact_distance` counted a fall body within 1 cm of the floor as a fall.
 FALL_CONTACT_DISTANCE_BEFORE_OPTION = 0.01
+# Runs recorded before the env config had `reset_above_ground` started from the reference frame as it is.
+RESET_ABOVE_GROUND_BEFORE_OPTION = False
+# Each env option added after runs were recorded, and the value those runs had.
+ENV_OPTIONS_BEFORE = {
+    "torque_limits": TORQUE_LIMITS_BEFORE_OPTION,
+    "joint_damping": JOINT_DAMPING_BEFORE_OPTION,
+    "phase": PHASE_BEFORE_OPTION,
+    "reset_above_ground": RESET_ABOVE_GROUND_BEFORE_OPTION,
+    "fall_contact_distance": FALL_CONTACT_DISTANCE_BEFORE_OPTION,
+}
+
+
+def with_recorded_options(env_config: dict) -> dict:
+    """A copy of a manifest's env config with the options added since it was recorded (``ENV_OPTIONS_BEFORE``) set
+    to the values the run had, for comparing it with, or rebuilding it as, today's config."""
+    return {**ENV_OPTIONS_BEFORE, **env_config}
 
 
 def recorded_fall_contact_distance(env_config: dict) -> float:

@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -365,16 +366,18 @@ def test_cli_lists_suites_and_methods(capsys):
 
 def test_settings_saved_before_the_torque_limits_option_mean_the_character_limits():
     saved = {"env": {"backend": "spring"}, "method": {"num_envs": 4}}  # an interrupted run from before the option
-    env = {"backend": "spring", "torque_limits": "character", "joint_damping": "brax", "phase": "rounded"}
+    env = {"backend": "spring", "torque_limits": "character", "joint_damping": "brax", "phase": "rounded",
+           "reset_above_ground": False, "fall_contact_distance": 0.01}
     same = {"env": env, "method": {"num_envs": 4}}
     assert harness._changed_settings(saved, same) == []  # it resumes under the limits it started with
     assert harness._changed_settings(saved, {**same, "env": {**env, "torque_limits": "none"}}) == ["env"]
 
 
-def test_settings_saved_before_the_joint_damping_and_phase_options_mean_what_the_run_had():
+def test_settings_saved_before_the_joint_damping_phase_and_reset_options_mean_what_the_run_had():
     env = {"backend": "spring", "torque_limits": "none"}
     saved = {"env": env, "evaluation": {"long_frames": 600, "env": env}}  # a paused run from before the options
-    now = {"backend": "spring", "torque_limits": "none", "joint_damping": "brax", "phase": "rounded"}
+    now = {"backend": "spring", "torque_limits": "none", "joint_damping": "brax", "phase": "rounded",
+           "reset_above_ground": False, "fall_contact_distance": 0.01}
     same = {"env": now, "evaluation": {"long_frames": 600, "env": now}}
     assert harness._changed_settings(saved, same) == []  # the long suite's paused runs resume under --phase rounded
     exact = {**now, "phase": "exact"}
@@ -382,6 +385,43 @@ def test_settings_saved_before_the_joint_damping_and_phase_options_mean_what_the
         "env", "evaluation"]
     damped = {**now, "joint_damping": "diffmimic"}
     assert harness._changed_settings(saved, {**same, "env": damped}) == ["env"]
+    lifted = {**now, "reset_above_ground": True}
+    assert harness._changed_settings(saved, {**same, "env": lifted}) == ["env"]
+    # Before fall_contact_distance was an option a fall was a fall body within 1 cm: today's 1 mm is a change.
+    assert harness._changed_settings(saved, {**same, "env": {**now, "fall_contact_distance": 0.001}}) == ["env"]
+
+
+# Runs of the committed long tier recorded under settings the suite's command no longer gives (README, *Long tier*):
+# the first DiffMimic seeds counted a fall within 1 cm of the floor (an evaluation metric for DiffMimic, which does not
+# terminate), and the first PPO runs predate network_init (and were evaluated with the mean action clipped).
+LONG_TIER_OLDER_SETTINGS = {
+    "backflip/diffmimic/seed_0": ["env"], "jump/diffmimic/seed_0": ["env"],
+    "backflip/ppo/seed_0": ["method"], "backflip/ppo/seed_1": ["method"],
+}
+
+
+def test_the_long_suites_recorded_runs_resume_under_todays_code():
+    """Every other run of the committed long tier compares equal (method and env config) with what today's code
+    builds for its command (the suite continues with --phase rounded): an env option or method field added without
+    its value-before in results_store would restart the suite's paused runs from scratch."""
+    from benchmarks.suites import resolve_suite
+    from benchmarks.tiers import get_tier
+
+    manifests = sorted(Path(__file__).parent.parent.glob("results/long-cpu/deepmimic/*/*/seed_*/manifest.json"))
+    assert len(manifests) >= 12
+    differences = {}
+    for path in manifests:
+        seed, method, clip = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
+        recorded = json.loads(path.read_text())["config"]
+        spec = harness.RunSpec("deepmimic", resolve_suite("deepmimic", [clip])[0], method, int(seed.split("_")[1]),
+                               get_tier("long"), phase="rounded")
+        _, config, env_config = harness.method_config(spec)
+        saved = {"method": recorded["method"], "env": recorded["env"]}
+        current = {"method": dataclasses.asdict(config), "env": dataclasses.asdict(env_config)}
+        changed = harness._changed_settings(saved, current)
+        if changed:
+            differences[f"{clip}/{method}/{seed}"] = changed
+    assert differences == LONG_TIER_OLDER_SETTINGS
 
 
 def test_policy_eval_reevaluates_a_finished_runs_final_policy(finished, tmp_path, capsys):
