@@ -266,6 +266,7 @@ EXIT_INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + 
 
 def _run(args: RunArgs) -> int:
     from benchmarks.executors import make_executor
+    from benchmarks.plan import check_paused_runs
 
     started = time.monotonic()
     if args.stop_after_minutes is not None and args.stop_after_minutes <= 0:
@@ -274,6 +275,8 @@ def _run(args: RunArgs) -> int:
         args.executor, ray_address=args.ray_address, cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run
     )
     plan = make_plan(args)
+    if args.resume:
+        check_paused_runs(plan, args.out)
     print(_describe(plan, args), flush=True)
     deadline = None if args.stop_after_minutes is None else started + 60 * args.stop_after_minutes
     result = executor.run(plan, args.out, resume=args.resume, **({} if deadline is None else {"deadline": deadline}))

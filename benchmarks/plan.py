@@ -14,7 +14,9 @@ import dataclasses
 from typing import Sequence
 
 import envs
-from benchmarks.harness import RunSpec, method_config
+from benchmarks import recorded_run
+from benchmarks import results_store as store
+from benchmarks.harness import CHECKPOINT_FILE, RunSpec, method_config
 from benchmarks.overrides import ConfigOverride, check_targets, config_overrides, env_overrides, override_tier
 from benchmarks.suites import resolve_suite
 from benchmarks.tiers import Tier, get_tier
@@ -98,6 +100,37 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
         for method_name in methods
         for seed in request.seeds
     ]
+
+
+class PausedRunChangedError(ValueError):
+    """A paused run (a checkpoint on disk) that this command would continue under other settings."""
+
+
+def check_paused_runs(plan: Sequence[RunSpec], out) -> None:
+    """Each run of ``plan`` paused under ``out`` (a checkpoint, no summary) must continue under the settings it
+    started with: the harness would otherwise redo it from scratch (a curve half under one setting and half under
+    another would be recorded as one), losing its progress to a forgotten flag. Compares the method and environment
+    configs with the run's manifest (options added since as the run had them); the evaluation settings, which need
+    the clip's reference, are still compared when the run starts."""
+    from pathlib import Path
+
+    for spec in plan:
+        run_dir = spec.key.dir(out)
+        if not (run_dir / CHECKPOINT_FILE).exists() or store.is_finished(out, spec.key):
+            continue
+        try:
+            recorded = store.read_json_object(run_dir / store.MANIFEST_FILE)["config"]
+            saved = {"method": recorded["method"], "env": recorded["env"]}
+        except (store.CorruptRunError, KeyError, TypeError):
+            continue  # an unreadable record: the harness redoes it and says so
+        _, config, env_config = method_config(spec)
+        current = {"method": dataclasses.asdict(config), "env": dataclasses.asdict(env_config)}
+        saved["env"] = store.with_recorded_options(saved["env"])
+        changed = recorded_run.differences(saved, current)
+        if changed:
+            raise PausedRunChangedError(
+                f"{run_dir}: a paused run started under other settings ({'; '.join(changed)}); continue it with the "
+                f"settings in its manifest.json, or delete {Path(run_dir).name} (or give --no-resume) to redo it")
 
 
 def _check_method(spec: RunSpec) -> None:

@@ -29,6 +29,19 @@ def changed_keys(saved: dict, current: dict) -> list[str]:
     return sorted(name for name in set(saved) | set(current) if saved.get(name) != current.get(name))
 
 
+def differences(saved: dict, current: dict) -> list[str]:
+    """``section.field recorded -> now`` for each field of each section (a dict of configs) that differs, compared as
+    the manifest stores them; a field only one side has shows as ``(none)`` on the other."""
+    saved, current = as_json(saved), as_json(current)
+    lines = []
+    for section in sorted(set(saved) | set(current)):
+        before, after = saved.get(section) or {}, current.get(section) or {}
+        for name in sorted(set(before) | set(after)):
+            if before.get(name, "(none)") != after.get(name, "(none)"):
+                lines.append(f"{section}.{name} {before.get(name, '(none)')} -> {after.get(name, '(none)')}")
+    return lines
+
+
 def _as_tuples(value: Any) -> Any:
     """JSON lists back to the tuples the config dataclasses hold."""
     return tuple(_as_tuples(item) for item in value) if isinstance(value, list) else value

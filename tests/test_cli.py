@@ -160,6 +160,45 @@ def test_overrides_reach_the_config_and_the_manifest():
     assert {harness.method_config(spec)[2].phase for spec in rounded} == {"rounded"}  # --phase reaches every run
 
 
+def paused_run(out, spec, **env_changes):
+    """A run folder as a paused run leaves it: a manifest with the run's configs (env fields changed) and a checkpoint."""
+    from benchmarks import harness
+
+    _, config, env_config = harness.method_config(spec)
+    run_dir = spec.key.dir(out)
+    run_dir.mkdir(parents=True)
+    env = {**dataclasses.asdict(env_config), **env_changes}
+    manifest = {"config": {"method": dataclasses.asdict(config), "env": env}}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    (run_dir / "checkpoint.msgpack").write_bytes(b"state")
+    return run_dir
+
+
+def test_a_paused_run_is_not_redone_under_other_settings(tmp_path, capsys):
+    """A forgotten flag would restart a paused run from scratch: refused before anything compiles, naming the run
+    and the settings; the same settings pass, and so do records from before an option (as the run had it)."""
+    from benchmarks.plan import check_paused_runs
+
+    args = run_benchmark.RunArgs(methods="diffmimic", out=tmp_path)
+    spec = run_benchmark.make_plan(args)[0]
+    run_dir = paused_run(tmp_path, spec, phase="rounded")
+    before = {path: path.read_bytes() for path in run_dir.iterdir()}
+    assert cli(["--methods", "diffmimic", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {run_dir}: a paused run started under other settings (env.phase rounded -> exact)" in err
+    assert err.count("\n") == 1
+    assert {path: path.read_bytes() for path in run_dir.iterdir()} == before  # nothing touched
+    check_paused_runs(run_benchmark.make_plan(dataclasses.replace(args, phase="rounded")), tmp_path)  # its settings
+    # A record from before reset_above_ground: started without the lift, which is today's default.
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    del manifest["config"]["env"]["reset_above_ground"]
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    check_paused_runs(run_benchmark.make_plan(dataclasses.replace(args, phase="rounded")), tmp_path)
+    with pytest.raises(ValueError, match="method.learning_rate 0.0003 -> 0.0001"):
+        check_paused_runs(run_benchmark.make_plan(
+            dataclasses.replace(args, phase="rounded", set=("diffmimic.learning_rate=1e-4",))), tmp_path)
+
+
 # ------------------------------------------------------------------------------------- bad input: one line
 
 
