@@ -176,8 +176,9 @@ def env_overrides(items: Iterable[str], config_cls: type) -> dict[str, Any]:
         if name in ENV_FIELDS_WITH_FLAGS:
             raise OverrideError(f"{label}: use {ENV_FIELDS_WITH_FLAGS[name]} for '{name}'")
         if name not in fields:
+            settable = {field for field in fields - set(ENV_FIELDS_WITH_FLAGS) if not dataclasses.is_dataclass(hints[field])}
             raise OverrideError(f"{label}: the environment config ({config_cls.__name__}) has no field '{name}'; "
-                                f"fields: {', '.join(sorted(fields - set(ENV_FIELDS_WITH_FLAGS)))}")
+                                f"fields: {', '.join(sorted(settable))}")
         values[name] = _convert(text.strip(), hints[name], label)
     return values
 

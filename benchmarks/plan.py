@@ -90,9 +90,10 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
         values = {"num_envs": request.num_envs} if request.num_envs is not None else {}
         values.update(config_overrides(method_name, method.config_cls, request.settings))
         settings[method_name] = tuple(sorted(values.items()))
-        _check_method(RunSpec(request.suite, clips[0], method_name, 0, tier, request.backend, request.data_dir,
-                              config_overrides=settings[method_name], torque_limits=request.torque_limits,
-                              phase=request.phase, env_overrides=env_values))
+        for clip in clips:  # the clip sets env fields (replay threshold, start range): an --env clash shows per clip
+            _check_method(RunSpec(request.suite, clip, method_name, 0, tier, request.backend, request.data_dir,
+                                  config_overrides=settings[method_name], torque_limits=request.torque_limits,
+                                  phase=request.phase, env_overrides=env_values))
     return [
         RunSpec(request.suite, clip, method_name, seed, tier, request.backend, request.data_dir, request.record_every,
                 settings[method_name], request.devices, request.torque_limits, request.phase, env_values)
@@ -109,28 +110,29 @@ class PausedRunChangedError(ValueError):
 def check_paused_runs(plan: Sequence[RunSpec], out) -> None:
     """Each run of ``plan`` paused under ``out`` (a checkpoint, no summary) must continue under the settings it
     started with: the harness would otherwise redo it from scratch (a curve half under one setting and half under
-    another would be recorded as one), losing its progress to a forgotten flag. Compares the method and environment
-    configs with the run's manifest (options added since as the run had them); the evaluation settings, which need
-    the clip's reference, are still compared when the run starts."""
-    from pathlib import Path
-
+    another would be recorded as one), losing its progress to a forgotten flag. Compares the sections of the run's
+    manifest that need no reference (method, env with the options added since as the run had them, tier, clip file,
+    command line); the evaluation section is compared when the run starts."""
     for spec in plan:
         run_dir = spec.key.dir(out)
         if not (run_dir / CHECKPOINT_FILE).exists() or store.is_finished(out, spec.key):
             continue
         try:
             recorded = store.read_json_object(run_dir / store.MANIFEST_FILE)["config"]
-            saved = {"method": recorded["method"], "env": recorded["env"]}
+            saved = {name: recorded[name] for name in ("method", "env", "tier")}
+            saved.update(clip_file=recorded.get("clip_file"), command_line=recorded.get("command_line", {}))
+            saved["env"] = store.with_recorded_options(saved["env"])
         except (store.CorruptRunError, KeyError, TypeError):
             continue  # an unreadable record: the harness redoes it and says so
         _, config, env_config = method_config(spec)
-        current = {"method": dataclasses.asdict(config), "env": dataclasses.asdict(env_config)}
-        saved["env"] = store.with_recorded_options(saved["env"])
+        current = {"method": dataclasses.asdict(config), "env": dataclasses.asdict(env_config),
+                   "tier": dataclasses.asdict(spec.tier), "clip_file": str(spec.clip.clip),
+                   "command_line": dict(spec.config_overrides)}
         changed = recorded_run.differences(saved, current)
         if changed:
             raise PausedRunChangedError(
                 f"{run_dir}: a paused run started under other settings ({'; '.join(changed)}); continue it with the "
-                f"settings in its manifest.json, or delete {Path(run_dir).name} (or give --no-resume) to redo it")
+                f"settings in its manifest.json, or delete {run_dir} to redo it")
 
 
 def _check_method(spec: RunSpec) -> None:

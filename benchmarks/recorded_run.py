@@ -35,7 +35,11 @@ def differences(saved: dict, current: dict) -> list[str]:
     saved, current = as_json(saved), as_json(current)
     lines = []
     for section in sorted(set(saved) | set(current)):
-        before, after = saved.get(section) or {}, current.get(section) or {}
+        before, after = saved.get(section), current.get(section)
+        if not isinstance(before, dict) or not isinstance(after, dict):  # a plain value (the clip file)
+            if before != after:
+                lines.append(f"{section} {'(none)' if before is None else before} -> {'(none)' if after is None else after}")
+            continue
         for name in sorted(set(before) | set(after)):
             if before.get(name, "(none)") != after.get(name, "(none)"):
                 lines.append(f"{section}.{name} {before.get(name, '(none)')} -> {after.get(name, '(none)')}")

@@ -47,7 +47,6 @@ from envs.rewards import (
     cycle_root_offset,
     deepmimic_reward,
     reset_lift,
-    reset_reference_lift,
     shift_reference,
 )
 
@@ -104,10 +103,11 @@ class MimicConfig:
     joint's own Kd, as DiffMimic's `angular_damping` (HUMANOID.py: Kp / 10), which doubles the damping along the
     actuated axes (FIDELITY.md section 4)."""
     reset_above_ground: bool = False
-    """DeepMimic's `ResolveCharGroundIntersect`: at every reset raise the character so that its lowest geom is 1 mm
-    above the floor (a random start on an acrobatic clip often puts a geom below it: `benchmarks.reference_ground`),
-    and the reward's reference with it until the next cycle re-sync; False: start from the reference frame as it is
-    (DiffMimic). The loss, pose error and replay compare with the reference as it is either way."""
+    """DeepMimic's `ResolveCharGroundIntersect`: at every reset (the evaluation's too) raise the character so that its
+    lowest geom is 1 mm above the floor (a random start on an acrobatic clip often puts a geom below it:
+    `benchmarks.reference_ground`); False: start from the reference frame as it is (DiffMimic). The reward, loss, pose
+    error and replay compare with the reference as it is either way (DeepMimic's reward measures the reference's
+    heights from its origin, which its reset raises by the same amount)."""
     loss_weights: LossWeights = LossWeights()
     reward_weights: RewardWeights = RewardWeights()
     random_start: bool = True
@@ -274,10 +274,9 @@ class MimicEnv(PipelineEnv):
         else:
             frame = jnp.zeros((), jnp.int32)
         pipeline_state = self.reference_pipeline_state(frame)
-        lift = {}
         if self.config.reset_above_ground:
-            lift = {"reference_lift": reset_lift(brax_contact.get(self.sys, pipeline_state.x).dist)}
-            q = self.reference.q[frame].at[2].add(lift["reference_lift"])  # the free root joint's height
+            lift = reset_lift(brax_contact.get(self.sys, pipeline_state.x).dist)
+            q = self.reference.q[frame].at[2].add(lift)  # the free root joint's height; velocities as they are
             pipeline_state = self.pipeline_init(q, self._reference_qd[frame])
         sim = body_states(self.model, pipeline_state.x, pipeline_state.xd)
         zero = jnp.zeros(())
@@ -288,8 +287,7 @@ class MimicEnv(PipelineEnv):
             "fall": zero,
             "replay": zero,
         }
-        # (reference_lift only where the option is on: the state of the default env keeps its shape.)
-        info = {"frame": frame, "start_frame": frame, "rng": rng, "reference_root_offset": jnp.zeros(2), **lift}
+        info = {"frame": frame, "start_frame": frame, "rng": rng, "reference_root_offset": jnp.zeros(2)}
         return State(pipeline_state, self._observe(sim, frame), zero, zero, metrics, info)
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -303,13 +301,10 @@ class MimicEnv(PipelineEnv):
         loss = state_matching_loss(sim, ref, config.loss_weights, bodies)
         new_cycle = jnp.asarray(self.reference.loop) & self._cycle_start(frame)
         root_offset = cycle_root_offset(sim, ref, new_cycle, state.info["reference_root_offset"])
-        lift = {}
-        if config.reset_above_ground:
-            lift = {"reference_lift": reset_reference_lift(new_cycle, state.info["reference_lift"])}
         reward, _ = deepmimic_reward(
             model,
             sim,
-            shift_reference(ref, root_offset, lift.get("reference_lift", 0.0)),
+            shift_reference(ref, root_offset),
             centre_of_mass_velocity(model, pipeline_state.x.rot, pipeline_state.xd.vel, pipeline_state.xd.ang),
             centre_of_mass_velocity(
                 model, self.reference.link_x.rot[frame], self.reference.link_xd.vel[frame], self.reference.link_xd.ang[frame]
@@ -341,7 +336,7 @@ class MimicEnv(PipelineEnv):
             "fall": fall.astype(jnp.float32),
             "replay": replay.astype(jnp.float32),
         }
-        info = {**state.info, "frame": frame, "rng": rng, "reference_root_offset": root_offset, **lift}
+        info = {**state.info, "frame": frame, "rng": rng, "reference_root_offset": root_offset}
         return state.replace(
             pipeline_state=pipeline_state,
             obs=self._observe(sim, frame),

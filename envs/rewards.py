@@ -108,21 +108,19 @@ def cycle_root_offset(sim: BodyStates, ref: BodyStates, new_cycle: jax.Array, of
     return jnp.where(new_cycle, sim.pos[0, :2] - ref.pos[0, :2], offset)
 
 
-def shift_reference(ref: BodyStates, offset: jax.Array, height: jax.Array | float = 0.0) -> BodyStates:
-    """``ref`` moved horizontally by ``offset`` ``[2]`` and up by ``height``."""
-    return dataclasses.replace(ref, pos=ref.pos + jnp.concatenate([offset, jnp.reshape(jnp.asarray(height, offset.dtype), (1,))]))
+def shift_reference(ref: BodyStates, offset: jax.Array) -> BodyStates:
+    """``ref`` moved horizontally by ``offset`` ``[2]``."""
+    return dataclasses.replace(ref, pos=ref.pos + jnp.concatenate([offset, jnp.zeros(1)]))
 
 
 def reset_lift(floor_distances: jax.Array, pad: float = RESET_GROUND_PAD) -> jax.Array:
     """DeepMimic's ``ResolveCharGroundIntersect``: how far to raise a reset character so that its lowest point
-    (``floor_distances``: signed geom-floor distances, m) is ``pad`` above the floor; 0 where it already is."""
+    (``floor_distances``: signed geom-floor distances, m) is ``pad`` above the floor; 0 where it already is.
+
+    Only the simulated character moves. DeepMimic's ``SyncKinCharRoot`` raises the kinematic character's origin with
+    it, but ``CalcRewardImitate`` measures the reference's heights from that origin, so the reward still sees the
+    reference at its own height: the lifted character is scored against the reference as it is."""
     return jnp.maximum(pad - jnp.min(floor_distances), 0.0)
-
-
-def reset_reference_lift(new_cycle: jax.Array, lift: jax.Array) -> jax.Array:
-    """The reset lift the reference keeps (DeepMimic's ``SyncKinCharRoot`` moves it onto the lifted character) until
-    the next cycle, whose re-sync puts it back at its own height above the ground (``SyncKinCharNewCycle``)."""
-    return jnp.where(new_cycle, 0.0, lift)
 
 
 def deepmimic_reward(

@@ -316,7 +316,10 @@ def _packages_cell(versions: dict | None) -> str:
 
 def _env_settings_cell(env_command_line: dict | None) -> str:
     """The environment fields a run set with --env (records from before the option set none)."""
-    return ", ".join(f"{name}={value}" for name, value in sorted((env_command_line or {}).items())) or "(none)"
+    def text(value):
+        return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+    return ", ".join(f"{name}={text(value)}" for name, value in sorted((env_command_line or {}).items())) or "(none)"
 
 
 def _commit_cell(manifest: dict) -> str:

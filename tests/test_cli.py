@@ -94,7 +94,7 @@ def test_env_converts_to_the_field_types():
 @pytest.mark.parametrize(
     "item, message",
     [("observation", "expected FIELD=VALUE"), ("=state", "expected FIELD=VALUE"),
-     ("nosuch=1", "has no field 'nosuch'"), ("observation=pixels", "expected one of state, target, timestamp"),
+     ("nosuch=1", r"has no field 'nosuch'; fields: .*observation, random_start"), ("observation=pixels", "expected one of state, target, timestamp"),
      ("substeps=many", "expected an integer"), ("phase=rounded", "use --phase for 'phase'"),
      ("backend=mjx", "use --backend"), ("torque_limits=character", "use --torque-limits"),
      ("reward_weights=1", "cannot be set from the command line")],
@@ -168,7 +168,8 @@ def paused_run(out, spec, **env_changes):
     run_dir = spec.key.dir(out)
     run_dir.mkdir(parents=True)
     env = {**dataclasses.asdict(env_config), **env_changes}
-    manifest = {"config": {"method": dataclasses.asdict(config), "env": env}}
+    manifest = {"config": {"method": dataclasses.asdict(config), "env": env, "tier": dataclasses.asdict(spec.tier),
+                           "clip_file": str(spec.clip.clip), "command_line": dict(spec.config_overrides)}}
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     (run_dir / "checkpoint.msgpack").write_bytes(b"state")
     return run_dir
@@ -185,7 +186,8 @@ def test_a_paused_run_is_not_redone_under_other_settings(tmp_path, capsys):
     before = {path: path.read_bytes() for path in run_dir.iterdir()}
     assert cli(["--methods", "diffmimic", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert f"error: {run_dir}: a paused run started under other settings (env.phase rounded -> exact)" in err
+    assert f"error: {run_dir}: a paused run started under other settings (env.phase rounded -> exact); " in err
+    assert f"delete {run_dir} to redo it" in err and "--no-resume" not in err  # which would delete finished runs
     assert err.count("\n") == 1
     assert {path: path.read_bytes() for path in run_dir.iterdir()} == before  # nothing touched
     check_paused_runs(run_benchmark.make_plan(dataclasses.replace(args, phase="rounded")), tmp_path)  # its settings
@@ -197,6 +199,15 @@ def test_a_paused_run_is_not_redone_under_other_settings(tmp_path, capsys):
     with pytest.raises(ValueError, match="method.learning_rate 0.0003 -> 0.0001"):
         check_paused_runs(run_benchmark.make_plan(
             dataclasses.replace(args, phase="rounded", set=("diffmimic.learning_rate=1e-4",))), tmp_path)
+    # A budget, or a --set of the default value, changes what the harness compares too.
+    with pytest.raises(ValueError, match=r"tier.max_train_seconds None -> 60.0"):
+        check_paused_runs(run_benchmark.make_plan(
+            dataclasses.replace(args, phase="rounded", max_train_minutes=1.0)), tmp_path)
+    with pytest.raises(ValueError, match=r"command_line.learning_rate \(none\) -> 0.0003"):
+        check_paused_runs(run_benchmark.make_plan(
+            dataclasses.replace(args, phase="rounded", set=("diffmimic.learning_rate=3e-4",))), tmp_path)
+    (run_dir / "manifest.json").write_text(json.dumps({"config": {"env": "not a config"}}))
+    check_paused_runs(run_benchmark.make_plan(args), tmp_path)  # unreadable: left to the harness, which redoes it
 
 
 # ------------------------------------------------------------------------------------- bad input: one line

@@ -31,7 +31,6 @@ from envs.rewards import (
     deepmimic_reward,
     heading_frame_positions,
     reset_lift,
-    reset_reference_lift,
     shift_reference,
 )
 
@@ -311,8 +310,6 @@ def test_reference_root_is_resynced_each_cycle(reference):
     assert np.allclose(offset, [1.0, -2.0], atol=TOL)
     shifted = shift_reference(reference.states(), offset)
     assert np.allclose(shifted.pos, reference.pos + [1.0, -2.0, 0.0], atol=TOL)  # every body, height untouched
-    raised = shift_reference(reference.states(), offset, 0.25)
-    assert np.allclose(raised.pos, reference.pos + [1.0, -2.0, 0.25], atol=TOL)
 
 
 def test_reset_lift_puts_the_lowest_point_a_millimetre_above_the_floor():
@@ -321,9 +318,6 @@ def test_reset_lift_puts_the_lowest_point_a_millimetre_above_the_floor():
     assert float(reset_lift(jnp.array([0.0005, 0.4]))) == pytest.approx(0.0005)  # 0.5 mm above -> 1 mm above
     assert float(reset_lift(jnp.array([0.01, 0.2]))) == 0.0  # already clear: not moved (never lowered)
     assert float(reset_lift(jnp.array([-0.1]), pad=0.0)) == pytest.approx(0.1)
-    # The reference keeps the lift until the next cycle re-sync puts it back at its own height.
-    assert float(reset_reference_lift(jnp.asarray(False), jnp.asarray(0.021))) == pytest.approx(0.021)
-    assert float(reset_reference_lift(jnp.asarray(True), jnp.asarray(0.021))) == 0.0
 
 
 # -- centre of mass --------------------------------------------------------------------------------------------------

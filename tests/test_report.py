@@ -284,6 +284,7 @@ def test_environment_table_names_the_torque_limits_of_each_run():
     # The environment fields a run set with --env; none before the option.
     timestamp = Run(RunKey("smoke", "walk", "ppo", 4), Path("."),
                     {"config": {"env": {"torque_limits": "none", "fall_contact_distance": 0.001, "phase": "exact"}},
-                     "env_command_line": {"observation": "timestamp", "joint_damping": "diffmimic"}}, curve, None)
+                     "env_command_line": {"observation": "timestamp", "joint_damping": "diffmimic",
+                                          "fall_contact_bodies": ["pelvis", "torso"]}}, curve, None)
     assert environment_table([exact, timestamp])["--env"].tolist() == [
-        "(none)", "joint_damping=diffmimic, observation=timestamp"]
+        "(none)", "fall_contact_bodies=pelvis,torso, joint_damping=diffmimic, observation=timestamp"]
