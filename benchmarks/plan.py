@@ -110,29 +110,33 @@ class PausedRunChangedError(ValueError):
 def check_paused_runs(plan: Sequence[RunSpec], out) -> None:
     """Each run of ``plan`` paused under ``out`` (a checkpoint, no summary) must continue under the settings it
     started with: the harness would otherwise redo it from scratch (a curve half under one setting and half under
-    another would be recorded as one), losing its progress to a forgotten flag. Compares the sections of the run's
-    manifest that need no reference (method, env with the options added since as the run had them, tier, clip file,
-    command line); the evaluation section is compared when the run starts."""
+    another would be recorded as one), losing its progress to a forgotten flag."""
     for spec in plan:
         run_dir = spec.key.dir(out)
         if not (run_dir / CHECKPOINT_FILE).exists() or store.is_finished(out, spec.key):
             continue
         try:
-            recorded = store.read_json_object(run_dir / store.MANIFEST_FILE)["config"]
-            saved = {name: recorded[name] for name in ("method", "env", "tier")}
-            saved.update(clip_file=recorded.get("clip_file"), command_line=recorded.get("command_line", {}))
-            saved["env"] = store.with_recorded_options(saved["env"])
+            changed = recorded_differences(spec, store.read_json_object(run_dir / store.MANIFEST_FILE)["config"])
         except (store.CorruptRunError, KeyError, TypeError):
             continue  # an unreadable record: the harness redoes it and says so
-        _, config, env_config = method_config(spec)
-        current = {"method": dataclasses.asdict(config), "env": dataclasses.asdict(env_config),
-                   "tier": dataclasses.asdict(spec.tier), "clip_file": str(spec.clip.clip),
-                   "command_line": dict(spec.config_overrides)}
-        changed = recorded_run.differences(saved, current)
         if changed:
             raise PausedRunChangedError(
                 f"{run_dir}: a paused run started under other settings ({'; '.join(changed)}); continue it with the "
                 f"settings in its manifest.json, or delete {run_dir} to redo it")
+
+
+def recorded_differences(spec: RunSpec, recorded: dict) -> list[str]:
+    """How ``spec`` differs from a run's recorded config (its manifest's ``config``) in the sections that need no
+    reference motion: method, env (options added since as the run had them), tier, clip file, command line. (The
+    evaluation section is compared by the harness when the run starts.)"""
+    saved = {name: recorded[name] for name in ("method", "env", "tier")}
+    saved.update(clip_file=recorded.get("clip_file"), command_line=recorded.get("command_line", {}))
+    saved["env"] = store.with_recorded_options(saved["env"])
+    _, config, env_config = method_config(spec)
+    current = {"method": dataclasses.asdict(config), "env": dataclasses.asdict(env_config),
+               "tier": dataclasses.asdict(spec.tier), "clip_file": str(spec.clip.clip),
+               "command_line": dict(spec.config_overrides)}
+    return recorded_run.differences(saved, current)
 
 
 def _check_method(spec: RunSpec) -> None:

@@ -395,15 +395,18 @@ def test_settings_saved_before_the_joint_damping_phase_and_reset_options_mean_wh
 # the first DiffMimic seeds counted a fall within 1 cm of the floor (an evaluation metric for DiffMimic, which does not
 # terminate), and the first PPO runs predate network_init (and were evaluated with the mean action clipped).
 LONG_TIER_OLDER_SETTINGS = {
-    "backflip/diffmimic/seed_0": ["env"], "jump/diffmimic/seed_0": ["env"],
-    "backflip/ppo/seed_0": ["method"], "backflip/ppo/seed_1": ["method"],
+    "backflip/diffmimic/seed_0": ["env.fall_contact_distance 0.01 -> 0.001"],
+    "jump/diffmimic/seed_0": ["env.fall_contact_distance 0.01 -> 0.001"],
+    "backflip/ppo/seed_0": ["method.network_init (none) -> flax"],
+    "backflip/ppo/seed_1": ["method.network_init (none) -> flax"],
 }
 
 
 def test_the_long_suites_recorded_runs_resume_under_todays_code():
-    """Every other run of the committed long tier compares equal (method and env config) with what today's code
-    builds for its command (the suite continues with --phase rounded): an env option or method field added without
-    its value-before in results_store would restart the suite's paused runs from scratch."""
+    """Every other run of the committed long tier compares equal with what today's code builds for the suite's
+    command (it continues with --phase rounded), as the check before a paused run resumes compares them: an env
+    option, method field or tier field added without its value-before would stop (or restart) the suite."""
+    from benchmarks.plan import recorded_differences
     from benchmarks.suites import resolve_suite
     from benchmarks.tiers import get_tier
 
@@ -412,13 +415,9 @@ def test_the_long_suites_recorded_runs_resume_under_todays_code():
     differences = {}
     for path in manifests:
         seed, method, clip = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
-        recorded = json.loads(path.read_text())["config"]
         spec = harness.RunSpec("deepmimic", resolve_suite("deepmimic", [clip])[0], method, int(seed.split("_")[1]),
                                get_tier("long"), phase="rounded")
-        _, config, env_config = harness.method_config(spec)
-        saved = {"method": recorded["method"], "env": recorded["env"]}
-        current = {"method": dataclasses.asdict(config), "env": dataclasses.asdict(env_config)}
-        changed = harness._changed_settings(saved, current)
+        changed = recorded_differences(spec, json.loads(path.read_text())["config"])
         if changed:
             differences[f"{clip}/{method}/{seed}"] = changed
     assert differences == LONG_TIER_OLDER_SETTINGS
