@@ -259,6 +259,18 @@ def _describe(plan, args: RunArgs) -> str:
             + (f"\nenvironment: {', '.join(f'{name}={value}' for name, value in env)}" if env else ""))
 
 
+def _warn_of_finished_runs_with_other_settings(plan, out) -> None:
+    from benchmarks.plan import finished_with_other_settings
+
+    found = finished_with_other_settings(plan, out)
+    if found:
+        listed = "; ".join(f"{run_dir} ({', '.join(changes)})" for run_dir, changes in found[:3])
+        more = f"; and {len(found) - 3} more" if len(found) > 3 else ""
+        print(f"warning: {len(found)} finished run(s) under {out} were recorded under other settings than this "
+              f"command's and are kept as they are (delete a run's folder to redo it): {listed}{more}",
+              file=sys.stderr, flush=True)
+
+
 # Exit code of a run command stopped by --stop-after-minutes with runs left (1: a run failed; 2: bad input).
 EXIT_UNFINISHED = 3
 EXIT_INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
@@ -278,6 +290,8 @@ def _run(args: RunArgs) -> int:
     if args.resume:
         check_paused_runs(plan, args.out)
     print(_describe(plan, args), flush=True)
+    if args.resume:
+        _warn_of_finished_runs_with_other_settings(plan, args.out)
     deadline = None if args.stop_after_minutes is None else started + 60 * args.stop_after_minutes
     result = executor.run(plan, args.out, resume=args.resume, **({} if deadline is None else {"deadline": deadline}))
     if result.unfinished:

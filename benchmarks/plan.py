@@ -125,6 +125,22 @@ def check_paused_runs(plan: Sequence[RunSpec], out) -> None:
                 f"settings in its manifest.json, or delete {run_dir} to redo it")
 
 
+def finished_with_other_settings(plan: Sequence[RunSpec], out) -> list[tuple[object, list[str]]]:
+    """(run folder, differences) of each finished run of ``plan`` under ``out`` recorded under other settings than
+    ``plan`` gives it: such a run is kept as it is, so a forgotten flag would mix settings across a suite."""
+    found = []
+    for spec in plan:
+        if not store.is_finished(out, spec.key):
+            continue
+        try:
+            changed = recorded_differences(spec, store.read_json_object(spec.key.dir(out) / store.MANIFEST_FILE)["config"])
+        except (store.CorruptRunError, KeyError, TypeError):
+            continue
+        if changed:
+            found.append((spec.key.dir(out), changed))
+    return found
+
+
 def recorded_differences(spec: RunSpec, recorded: dict) -> list[str]:
     """How ``spec`` differs from a run's recorded config (its manifest's ``config``) in the sections that need no
     reference motion: method, env (options added since as the run had them), tier, clip file, command line. (The

@@ -210,6 +210,26 @@ def test_a_paused_run_is_not_redone_under_other_settings(tmp_path, capsys):
     check_paused_runs(run_benchmark.make_plan(args), tmp_path)  # unreadable: left to the harness, which redoes it
 
 
+def test_finished_runs_recorded_under_other_settings_are_named(tmp_path, capsys, monkeypatch):
+    """Finished runs are kept whatever the settings: a command that would mix settings across a suite says so
+    before its first run, naming each run and setting."""
+    from benchmarks import plan as plan_module
+
+    args = run_benchmark.RunArgs(methods="diffmimic", num_seeds=2, out=tmp_path)
+    specs = run_benchmark.make_plan(args)
+    older = paused_run(tmp_path, specs[0], phase="rounded")
+    paused_run(tmp_path, specs[1])  # the command's own settings
+    monkeypatch.setattr(plan_module.store, "is_finished", lambda out, key: True)
+    assert plan_module.finished_with_other_settings(specs, tmp_path) == [(older, ["env.phase rounded -> exact"])]
+    run_benchmark._warn_of_finished_runs_with_other_settings(specs, tmp_path)
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: 1 finished run(s) under {tmp_path} were recorded under other settings")
+    assert f"{older} (env.phase rounded -> exact)" in err and err.count("\n") == 1
+    run_benchmark._warn_of_finished_runs_with_other_settings(
+        run_benchmark.make_plan(dataclasses.replace(args, phase="rounded", num_seeds=1)), tmp_path)
+    assert capsys.readouterr().err == ""
+
+
 # ------------------------------------------------------------------------------------- bad input: one line
 
 
