@@ -40,7 +40,7 @@ from envs.model import (
     without_torque_limits,
 )
 from envs.motion import ReferenceMotion
-from envs.observations import OBSERVATION_TYPES, observe, observe_timestamp
+from envs.observations import OBSERVATION_TYPES, observe, observe_deepmimic, observe_timestamp
 from envs.rewards import (
     RewardWeights,
     centre_of_mass_velocity,
@@ -86,10 +86,12 @@ class MimicConfig:
     """Metres of signed geom-floor distance at or below which a fall body touches the floor: DeepMimic's
     `cContactManager` counts a Bullet contact point at distance <= 0.001 x world scale (1 mm). Bodies resting on
     the floor measured -0.0004..0 m on spring and -0.019..+0.0002 m on generalized (soft contacts)."""
-    observation: Literal["state", "target", "timestamp"] = "state"
+    observation: Literal["state", "target", "timestamp", "deepmimic"] = "state"
     """`state`: every body relative to the root's ground projection (root height visible) and the phase as
     (sin, cos); `target`: also the next reference frame; `timestamp`: DiffMimic's released observation (its 13
-    bodies relative to the root, no root height, the phase as one number). envs.observations."""
+    bodies relative to the root, no root height, the phase as one number); `deepmimic`: DeepMimic's own state for
+    its humanoid (heading-invariant but for the root's rotation and velocities, rotations as normal and tangent, the
+    phase as one number; 227 values on humanoid3d). envs.observations."""
     phase: Literal["exact", "rounded"] = "exact"
     """The clip's phase (observed, and where a looping clip's reference root is re-synced): `exact` from the clip's
     duration (DeepMimic's time / period; backflip's cycle is 52.5 control steps; a clip that does not loop goes from
@@ -253,6 +255,8 @@ class MimicEnv(PipelineEnv):
         return frame % self.reference.cycle_frames == 0
 
     def _observe(self, sim, frame):
+        if self.config.observation == "deepmimic":
+            return observe_deepmimic(sim, self._phase(frame))
         if self.config.observation == "timestamp":
             return observe_timestamp(sim, self._phase(frame), np.flatnonzero(diffmimic_bodies(self.model)))
         target = self.reference_bodies(frame + 1) if self.config.observation == "target" else None

@@ -5,6 +5,7 @@ import json
 
 import brax.actuator
 from brax import contact as brax_contact
+from brax import math as brax_math
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,7 +16,7 @@ from envs.actions import actions_for_targets
 from envs.clip_settings import CLIP_SETTINGS, COMMON_FALL_BODIES, SYNTHETIC_CLIP_SETTINGS
 from envs.mimic_env import EnvConfigError
 from envs.model import BodyStates, body_states
-from envs.observations import observe_timestamp
+from envs.observations import observe_deepmimic, observe_timestamp
 from envs.reference import SYNTHETIC_PATH
 
 EPISODE = 8
@@ -328,6 +329,47 @@ def test_timestamp_observation_has_diffmimics_size():
     # HUMANOID.py's 13 bodies: 12 relative positions, 13 x (6D rotation, velocity, angular velocity), the phase
     assert env.observation_size == 12 * 3 + 13 * 12 + 1 == 193
     assert float(env.reset(jax.random.PRNGKey(0)).obs[-1]) == 0.0  # frame 0: phase 0
+
+
+def test_deepmimic_observation_by_hand():
+    """DeepMimic's layout on two bodies, the root turned a quarter about the vertical (heading 90 degrees): the other
+    body's position, rotation and velocities turned back into the heading frame, the root's rotation and velocities
+    left in the world frame."""
+    quarter_turn_z = jnp.array([np.cos(np.pi / 4), 0.0, 0.0, np.sin(np.pi / 4)])
+    sim = BodyStates(
+        pos=jnp.array([[1.0, 2.0, 0.9], [1.0, 3.0, 1.1]]),
+        rot=jnp.stack([quarter_turn_z, quarter_turn_z]),
+        vel=jnp.array([[0.0, 2.0, 0.0], [0.0, 2.0, 0.0]]),
+        ang=jnp.array([[0.0, 0.0, 3.0], [1.0, 0.0, 0.0]]),
+    )
+    obs = observe_deepmimic(sim, jnp.float32(0.25))
+    expected = [
+        0.25, 0.9,  # the phase, the root's height
+        0, 0, 0, 0, 0, 1, 0, 1, 0,  # root: no offset; world normal (up) and tangent (x axis turned to +y)
+        1, 0, 0.2, 0, 0, 1, 1, 0, 0,  # the body 1 m ahead along the heading, 0.2 m up; unturned in the heading frame
+        0, 2, 0, 0, 0, 3,  # the root's world velocities
+        2, 0, 0, 0, -1, 0,  # the body's in the heading frame
+    ]
+    np.testing.assert_allclose(np.asarray(obs), expected, atol=1e-6)
+    # Turned and moved as a whole about the vertical, the character observes the same but for the root's world terms.
+    turn = jnp.array([np.cos(0.6), 0.0, 0.0, np.sin(0.6)])
+    turned = BodyStates(
+        pos=jax.vmap(brax_math.rotate, in_axes=(0, None))(sim.pos, turn) + jnp.array([3.0, -1.0, 0.0]),
+        rot=jax.vmap(brax_math.quat_mul, in_axes=(None, 0))(turn, sim.rot),
+        vel=jax.vmap(brax_math.rotate, in_axes=(0, None))(sim.vel, turn),
+        ang=jax.vmap(brax_math.rotate, in_axes=(0, None))(sim.ang, turn),
+    )
+    root_world = np.r_[5:11, 20:26]  # the root's normal and tangent, velocity and angular velocity
+    others = np.setdiff1d(np.arange(len(expected)), root_world)
+    np.testing.assert_allclose(np.asarray(observe_deepmimic(turned, jnp.float32(0.25)))[others],
+                               np.asarray(expected)[others], atol=1e-5)
+
+
+def test_deepmimic_observation_has_deepmimics_size():
+    env = envs.make_env("synthetic", envs.MimicConfig(episode_length=EPISODE, random_start=False, observation="deepmimic"))
+    # phase, root height, 15 bodies x (position, normal, tangent), 15 x (velocity, angular velocity): 1 + 1 + 135 + 90
+    assert env.observation_size == 227
+    assert float(env.reset(jax.random.PRNGKey(0)).obs[0]) == 0.0  # frame 0: phase 0
 
 
 def test_diffmimic_joint_damping_is_each_joints_kd():
