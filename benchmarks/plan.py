@@ -77,8 +77,9 @@ def make_plan(request: PlanRequest) -> list[RunSpec]:
     check_targets(request.settings, methods)
     env_values = tuple(env_overrides(request.env_settings, envs.MimicConfig).items())
 
+    fall_bodies = dict(env_values).get("fall_contact_bodies")  # --env names: checked against each clip's character
     for spec in clips:  # read and parse every clip against its character now: a bad file fails before any compile
-        check_clip(spec.clip, data_dir=request.data_dir)
+        check_clip(spec.clip, data_dir=request.data_dir, fall_contact_bodies=fall_bodies)
 
     settings = {}  # method -> its command-line config fields
     for method_name in methods:

@@ -20,7 +20,7 @@ from envs import data, licensed_data
 from envs.diffmimic_motion import diffmimic_character, diffmimic_coordinates, diffmimic_reference
 from envs.formats.diffmimic import DiffMimicStates, load_diffmimic_states
 from envs.formats.poselib import load_poselib_motion
-from envs.mimic_env import MimicConfig, MimicEnv
+from envs.mimic_env import EnvConfigError, MimicConfig, MimicEnv
 from envs.model import CharacterModel, load_character_model
 from envs.motion import CONTROL_DT, MotionError, ReferenceMotion, build_reference, cycle_frames, load_motion_file
 from envs.poselib_motion import poselib_character, poselib_states
@@ -107,10 +107,16 @@ def _open(clip: str, character: str | None, data_dir, dt: float = CONTROL_DT) ->
     return _Clip(model, cycle_frames(motion, dt), lambda frames: build_reference(motion, model, frames, dt))
 
 
-def check_clip(clip: str, *, character: str | None = None, data_dir=None) -> str:
+def check_clip(clip: str, *, character: str | None = None, data_dir=None, fall_contact_bodies=None) -> str:
     """Reads and parses ``clip`` against its character without building the reference (numpy only: cheap enough to
-    check a whole suite before anything compiles); returns the character's name. Raises on any bad input."""
-    return _open(clip, character, data_dir).model.name
+    check a whole suite before anything compiles), and ``fall_contact_bodies`` (if given) against its bodies;
+    returns the character's name. Raises on any bad input."""
+    model = _open(clip, character, data_dir).model
+    unknown = sorted(set(fall_contact_bodies or ()) - set(model.body_names))
+    if unknown:
+        raise EnvConfigError(f"fall_contact_bodies {unknown} are not bodies of '{model.name}' (clip {clip}): "
+                             f"{', '.join(model.body_names)}")
+    return model.name
 
 
 def load_reference(

@@ -244,7 +244,8 @@ def test_finished_runs_recorded_under_other_settings_are_named(tmp_path, capsys,
      (["--num-envs", "0"], "--num-envs must be at least 1"),
      (["--phase", "sometimes"], "--phase"),
      (["--env", "observation=pixels"], "--env observation=pixels: expected one of"),
-     (["--env", "joint_damping=diffmimic", "--backend", "generalized"], "joint_damping 'diffmimic'")],
+     (["--env", "joint_damping=diffmimic", "--backend", "generalized"], "joint_damping 'diffmimic'"),
+     (["--env", "fall_contact_bodies=chest,tail"], "fall_contact_bodies ['tail'] are not bodies of 'humanoid3d'")],
 )
 def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert cli([*argv, "--out", str(tmp_path)]) == 2
