@@ -48,12 +48,13 @@ class RunArgs:
 
     suite: Annotated[str, tyro.conf.arg(metavar=_choices(SUITE_CHOICES))] = "smoke"
     """`smoke`: the embedded synthetic clip (no download); `deepmimic`: DeepMimic's 12 clips; `amass`, `aist`,
-    `swordshield`: DiffMimic's SMPL and SWORDSHIELD clips (`fetch --source diffmimic`; see `list`)."""
+    `swordshield`: DiffMimic's SMPL and SWORDSHIELD clips (`fetch --source diffmimic`; swordshield's Reallusion
+    clips also `fetch --source ase`; see `list`)."""
     methods: str = "diffmimic,ppo"
     """Comma-separated method names (built-in or plugin); see `list`."""
     clips: str | None = None
-    """Comma-separated clip names of the suite, DeepMimic motion files or DiffMimic state files (.npy; the character
-    is inferred from the file) (default: the whole suite)."""
+    """Comma-separated clip names of the suite, DeepMimic motion files, DiffMimic state files or poselib motions
+    (.npy; the character is inferred from the file) (default: the whole suite)."""
     seeds: str | None = None
     """Comma-separated seeds: `0` is seed 0, `0,1,2` three seeds (default: seed 0)."""
     num_seeds: int | None = None

@@ -158,8 +158,9 @@ def check_targets(overrides: Iterable[ConfigOverride], methods: Iterable[str]) -
 
 # ------------------------------------------------------------------------------------- environment config
 
-# Env fields with a flag of their own (the flag, so that the error can name it).
-ENV_FIELDS_WITH_FLAGS = {"backend": "--backend", "torque_limits": "--torque-limits", "phase": "--phase"}
+# Env fields with a flag of their own, or that each method derives from its config (what to use, for the error).
+ENV_FIELDS_WITH_FLAGS = {"backend": "--backend", "torque_limits": "--torque-limits", "phase": "--phase",
+                         "episode_length": "--set METHOD.rollout_length (diffmimic) or --set METHOD.episode_length (ppo)"}
 
 
 def env_overrides(items: Iterable[str], config_cls: type) -> dict[str, Any]:

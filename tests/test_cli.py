@@ -96,7 +96,7 @@ def test_env_converts_to_the_field_types():
     [("observation", "expected FIELD=VALUE"), ("=state", "expected FIELD=VALUE"),
      ("nosuch=1", r"has no field 'nosuch'; fields: .*observation, random_start"), ("observation=pixels", "expected one of state, target, timestamp"),
      ("substeps=many", "expected an integer"), ("phase=rounded", "use --phase for 'phase'"),
-     ("backend=mjx", "use --backend"), ("torque_limits=character", "use --torque-limits"),
+     ("backend=mjx", "use --backend"), ("episode_length=90", "use --set METHOD.rollout_length"), ("torque_limits=character", "use --torque-limits"),
      ("reward_weights=1", "cannot be set from the command line")],
 )
 def test_env_refuses_unknown_fields_and_bad_values(item, message):
