@@ -260,10 +260,8 @@ def _describe(plan, args: RunArgs) -> str:
             + (f"\nenvironment: {', '.join(f'{name}={value}' for name, value in env)}" if env else ""))
 
 
-def _warn_of_finished_runs_with_other_settings(plan, out) -> None:
-    from benchmarks.plan import finished_with_other_settings
-
-    found = finished_with_other_settings(plan, out)
+def _warn_of_finished_runs_with_other_settings(found, out) -> None:
+    """``found``: (run folder, differences) of the finished runs recorded under other settings (plan.check_recorded_runs)."""
     if found:
         listed = "; ".join(f"{run_dir} ({', '.join(changes)})" for run_dir, changes in found[:3])
         more = f"; and {len(found) - 3} more" if len(found) > 3 else ""
@@ -279,7 +277,7 @@ EXIT_INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + 
 
 def _run(args: RunArgs) -> int:
     from benchmarks.executors import make_executor
-    from benchmarks.plan import check_paused_runs
+    from benchmarks.plan import check_recorded_runs
 
     started = time.monotonic()
     if args.stop_after_minutes is not None and args.stop_after_minutes <= 0:
@@ -288,11 +286,9 @@ def _run(args: RunArgs) -> int:
         args.executor, ray_address=args.ray_address, cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run
     )
     plan = make_plan(args)
-    if args.resume:
-        check_paused_runs(plan, args.out)
+    finished_elsewhere = check_recorded_runs(plan, args.out) if args.resume else []
     print(_describe(plan, args), flush=True)
-    if args.resume:
-        _warn_of_finished_runs_with_other_settings(plan, args.out)
+    _warn_of_finished_runs_with_other_settings(finished_elsewhere, args.out)
     deadline = None if args.stop_after_minutes is None else started + 60 * args.stop_after_minutes
     result = executor.run(plan, args.out, resume=args.resume, **({} if deadline is None else {"deadline": deadline}))
     if result.unfinished:

@@ -247,11 +247,7 @@ def _manifest(spec: RunSpec, method, config, env, eval_env, horizons, devices: i
 def _changed_settings(saved: dict, current: dict) -> list[str]:
     """The config sections (method, env, evaluation, tier, clip file, command line) that differ, compared as the
     JSON the manifest stores (tuples and lists alike)."""
-    saved = recorded_run.as_json(saved)  # a copy, patched below
-    for section in (saved, saved.get("evaluation")):
-        if isinstance(section, dict) and isinstance(section.get("env"), dict):  # options added since: as the run had
-            section["env"] = store.with_recorded_options(section["env"])
-    return recorded_run.changed_keys(saved, current)
+    return recorded_run.changed_keys(recorded_run.with_options_filled(saved), current)
 
 
 class RunPaused(Exception):

@@ -11,6 +11,7 @@ needs an environment with its reference motion, which cost more than a minute on
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Sequence
 
 import envs
@@ -108,47 +109,39 @@ class PausedRunChangedError(ValueError):
     """A paused run (a checkpoint on disk) that this command would continue under other settings."""
 
 
-def check_paused_runs(plan: Sequence[RunSpec], out) -> None:
-    """Each run of ``plan`` paused under ``out`` (a checkpoint, no summary) must continue under the settings it
-    started with: the harness would otherwise redo it from scratch (a curve half under one setting and half under
-    another would be recorded as one), losing its progress to a forgotten flag."""
+def check_recorded_runs(plan: Sequence[RunSpec], out) -> list[tuple[Path, list[str]]]:
+    """Compares each run of ``plan`` already recorded under ``out`` with the settings ``plan`` gives it (one read of
+    each record). A paused run (a checkpoint, no summary) must continue under the settings it started with, else the
+    harness would redo it from scratch (a curve half under one setting and half under another would be recorded as
+    one), losing its progress to a forgotten flag: PausedRunChangedError. A finished run is kept as it is, so
+    returns (run folder, differences) of the finished runs recorded under other settings, for a warning: a forgotten
+    flag would otherwise mix settings across a suite. Unreadable records are left to the harness, which redoes them."""
+    finished_elsewhere = []
     for spec in plan:
         run_dir = spec.key.dir(out)
-        if not (run_dir / CHECKPOINT_FILE).exists() or store.is_finished(out, spec.key):
+        finished = store.is_finished(out, spec.key)
+        if not finished and not (run_dir / CHECKPOINT_FILE).exists():
             continue
         try:
             changed = recorded_differences(spec, store.read_json_object(run_dir / store.MANIFEST_FILE)["config"])
         except (store.CorruptRunError, KeyError, TypeError):
-            continue  # an unreadable record: the harness redoes it and says so
-        if changed:
+            continue
+        if changed and not finished:
             raise PausedRunChangedError(
                 f"{run_dir}: a paused run started under other settings ({'; '.join(changed)}); continue it with the "
                 f"settings in its manifest.json, or delete {run_dir} to redo it")
-
-
-def finished_with_other_settings(plan: Sequence[RunSpec], out) -> list[tuple[object, list[str]]]:
-    """(run folder, differences) of each finished run of ``plan`` under ``out`` recorded under other settings than
-    ``plan`` gives it: such a run is kept as it is, so a forgotten flag would mix settings across a suite."""
-    found = []
-    for spec in plan:
-        if not store.is_finished(out, spec.key):
-            continue
-        try:
-            changed = recorded_differences(spec, store.read_json_object(spec.key.dir(out) / store.MANIFEST_FILE)["config"])
-        except (store.CorruptRunError, KeyError, TypeError):
-            continue
         if changed:
-            found.append((spec.key.dir(out), changed))
-    return found
+            finished_elsewhere.append((run_dir, changed))
+    return finished_elsewhere
 
 
 def recorded_differences(spec: RunSpec, recorded: dict) -> list[str]:
     """How ``spec`` differs from a run's recorded config (its manifest's ``config``) in the sections that need no
     reference motion: method, env (options added since as the run had them), tier, clip file, command line. (The
     evaluation section is compared by the harness when the run starts.)"""
-    saved = {name: recorded[name] for name in ("method", "env", "tier")}
-    saved.update(clip_file=recorded.get("clip_file"), command_line=recorded.get("command_line", {}))
-    saved["env"] = store.with_recorded_options(saved["env"])
+    filled = recorded_run.with_options_filled(recorded)
+    saved = {"method": filled["method"], "env": filled["env"], "tier": filled["tier"],  # KeyError: unreadable
+             "clip_file": filled.get("clip_file"), "command_line": filled.get("command_line")}
     _, config, env_config = method_config(spec)
     current = {"method": dataclasses.asdict(config), "env": dataclasses.asdict(env_config),
                "tier": dataclasses.asdict(spec.tier), "clip_file": str(spec.clip.clip),

@@ -29,6 +29,16 @@ def changed_keys(saved: dict, current: dict) -> list[str]:
     return sorted(name for name in set(saved) | set(current) if saved.get(name) != current.get(name))
 
 
+def with_options_filled(config: dict) -> dict:
+    """A copy of a manifest's ``config`` whose env sections (the training env's and the evaluation's) have the
+    options added since the run was recorded set to the values it had (``results_store.with_recorded_options``)."""
+    config = as_json(config)
+    for section in (config, config.get("evaluation")):
+        if isinstance(section, dict) and isinstance(section.get("env"), dict):
+            section["env"] = store.with_recorded_options(section["env"])
+    return config
+
+
 def differences(saved: dict, current: dict) -> list[str]:
     """``section.field recorded -> now`` for each field of each section (a dict of configs) that differs, compared as
     the manifest stores them; a field only one side has shows as ``(none)`` on the other."""

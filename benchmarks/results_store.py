@@ -83,37 +83,13 @@ LEGACY_CURVE_COLUMNS = (
     "samples", "iteration", "train_seconds", "compile_seconds", "eval_seconds",
     "pose_error", "fall_rate", "loss", "grad_norm", "replay_rate",
 )
-# Runs recorded before the env config had `torque_limits` clipped every PD torque to the character's limits.
-TORQUE_LIMITS_BEFORE_OPTION = "character"
-
-
-def recorded_torque_limits(env_config: dict) -> str:
-    """The ``torque_limits`` a manifest's env config ran with, records from before the option included."""
-    return str(env_config.get("torque_limits", TORQUE_LIMITS_BEFORE_OPTION))
-
-
-# Runs recorded before the env config had `joint_damping` ran with the asset's damping on every joint.
-JOINT_DAMPING_BEFORE_OPTION = "brax"
-# Runs recorded before the env config had `phase` counted the phase over a whole number of control steps.
-PHASE_BEFORE_OPTION = "rounded"
-
-
-def recorded_phase(env_config: dict) -> str:
-    """The ``phase`` a manifest's env config ran with, records from before the option included."""
-    return str(env_config.get("phase", PHASE_BEFORE_OPTION))
-
-
-# Runs recorded before the env config had `fall_contact_distance` counted a fall body within 1 cm of the floor as a fall.
-FALL_CONTACT_DISTANCE_BEFORE_OPTION = 0.01
-# Runs recorded before the env config had `reset_above_ground` started from the reference frame as it is.
-RESET_ABOVE_GROUND_BEFORE_OPTION = False
 # Each env option added after runs were recorded, and the value those runs had.
 ENV_OPTIONS_BEFORE = {
-    "torque_limits": TORQUE_LIMITS_BEFORE_OPTION,
-    "joint_damping": JOINT_DAMPING_BEFORE_OPTION,
-    "phase": PHASE_BEFORE_OPTION,
-    "reset_above_ground": RESET_ABOVE_GROUND_BEFORE_OPTION,
-    "fall_contact_distance": FALL_CONTACT_DISTANCE_BEFORE_OPTION,
+    "torque_limits": "character",  # every PD torque clipped to the character's limits
+    "joint_damping": "brax",  # the asset's damping on every joint
+    "phase": "rounded",  # counted over a whole number of control steps
+    "reset_above_ground": False,  # started from the reference frame as it is
+    "fall_contact_distance": 0.01,  # a fall body within 1 cm of the floor was a fall
 }
 
 
@@ -121,11 +97,6 @@ def with_recorded_options(env_config: dict) -> dict:
     """A copy of a manifest's env config with the options added since it was recorded (``ENV_OPTIONS_BEFORE``) set
     to the values the run had, for comparing it with, or rebuilding it as, today's config."""
     return {**ENV_OPTIONS_BEFORE, **env_config}
-
-
-def recorded_fall_contact_distance(env_config: dict) -> float:
-    """The ``fall_contact_distance`` (metres) a manifest's env config ran with, records from before the option included."""
-    return float(env_config.get("fall_contact_distance", FALL_CONTACT_DISTANCE_BEFORE_OPTION))
 
 
 LEGACY_RENAMES = {"pose_error": "pose_error_cycle", "fall_rate": "fall_rate_cycle", "final_pose_error": "final_pose_error_cycle"}

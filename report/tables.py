@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from benchmarks.results_store import Run, recorded_fall_contact_distance, recorded_phase, recorded_torque_limits
+from benchmarks.results_store import Run, with_recorded_options
 from report.metrics import bootstrap_ci, geometric_mean, iqm, time_to_hold, time_to_threshold
 
 QUALITY_BAR = 0.15  # metres; the DiffMimic paper's bar for a clip counted as mimicked
@@ -334,11 +334,12 @@ def environment_table(runs: Sequence[Run]) -> pd.DataFrame:
     methods: dict[tuple, set] = {}
     for run in runs:
         m = run.manifest
+        env = with_recorded_options(m.get("config", {}).get("env", {}))
         combo = (
             str(m.get("device", "?")), str(m.get("backend", "?")),
-            recorded_torque_limits(m.get("config", {}).get("env", {})),
-            f"{recorded_fall_contact_distance(m.get('config', {}).get('env', {})) * 1000:g} mm",
-            recorded_phase(m.get("config", {}).get("env", {})),
+            str(env["torque_limits"]),
+            f"{float(env['fall_contact_distance']) * 1000:g} mm",
+            str(env["phase"]),
             _env_settings_cell(m.get("env_command_line")),
             str(m.get("tier", "?")),
             _packages_cell(m.get("package_versions")), m.get("xla_flags") or "(none)", _commit_cell(m),

@@ -178,7 +178,7 @@ def paused_run(out, spec, **env_changes):
 def test_a_paused_run_is_not_redone_under_other_settings(tmp_path, capsys):
     """A forgotten flag would restart a paused run from scratch: refused before anything compiles, naming the run
     and the settings; the same settings pass, and so do records from before an option (as the run had it)."""
-    from benchmarks.plan import check_paused_runs
+    from benchmarks.plan import check_recorded_runs
 
     args = run_benchmark.RunArgs(methods="diffmimic", out=tmp_path)
     spec = run_benchmark.make_plan(args)[0]
@@ -190,24 +190,24 @@ def test_a_paused_run_is_not_redone_under_other_settings(tmp_path, capsys):
     assert f"delete {run_dir} to redo it" in err and "--no-resume" not in err  # which would delete finished runs
     assert err.count("\n") == 1
     assert {path: path.read_bytes() for path in run_dir.iterdir()} == before  # nothing touched
-    check_paused_runs(run_benchmark.make_plan(dataclasses.replace(args, phase="rounded")), tmp_path)  # its settings
+    check_recorded_runs(run_benchmark.make_plan(dataclasses.replace(args, phase="rounded")), tmp_path)  # its settings
     # A record from before reset_above_ground: started without the lift, which is today's default.
     manifest = json.loads((run_dir / "manifest.json").read_text())
     del manifest["config"]["env"]["reset_above_ground"]
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    check_paused_runs(run_benchmark.make_plan(dataclasses.replace(args, phase="rounded")), tmp_path)
+    check_recorded_runs(run_benchmark.make_plan(dataclasses.replace(args, phase="rounded")), tmp_path)
     with pytest.raises(ValueError, match="method.learning_rate 0.0003 -> 0.0001"):
-        check_paused_runs(run_benchmark.make_plan(
+        check_recorded_runs(run_benchmark.make_plan(
             dataclasses.replace(args, phase="rounded", set=("diffmimic.learning_rate=1e-4",))), tmp_path)
     # A budget, or a --set of the default value, changes what the harness compares too.
     with pytest.raises(ValueError, match=r"tier.max_train_seconds None -> 60.0"):
-        check_paused_runs(run_benchmark.make_plan(
+        check_recorded_runs(run_benchmark.make_plan(
             dataclasses.replace(args, phase="rounded", max_train_minutes=1.0)), tmp_path)
     with pytest.raises(ValueError, match=r"command_line.learning_rate \(none\) -> 0.0003"):
-        check_paused_runs(run_benchmark.make_plan(
+        check_recorded_runs(run_benchmark.make_plan(
             dataclasses.replace(args, phase="rounded", set=("diffmimic.learning_rate=3e-4",))), tmp_path)
     (run_dir / "manifest.json").write_text(json.dumps({"config": {"env": "not a config"}}))
-    check_paused_runs(run_benchmark.make_plan(args), tmp_path)  # unreadable: left to the harness, which redoes it
+    check_recorded_runs(run_benchmark.make_plan(args), tmp_path)  # unreadable: left to the harness, which redoes it
 
 
 def test_finished_runs_recorded_under_other_settings_are_named(tmp_path, capsys, monkeypatch):
@@ -220,13 +220,14 @@ def test_finished_runs_recorded_under_other_settings_are_named(tmp_path, capsys,
     older = paused_run(tmp_path, specs[0], phase="rounded")
     paused_run(tmp_path, specs[1])  # the command's own settings
     monkeypatch.setattr(plan_module.store, "is_finished", lambda out, key: True)
-    assert plan_module.finished_with_other_settings(specs, tmp_path) == [(older, ["env.phase rounded -> exact"])]
-    run_benchmark._warn_of_finished_runs_with_other_settings(specs, tmp_path)
+    found = plan_module.check_recorded_runs(specs, tmp_path)
+    assert found == [(older, ["env.phase rounded -> exact"])]
+    run_benchmark._warn_of_finished_runs_with_other_settings(found, tmp_path)
     err = capsys.readouterr().err
     assert err.startswith(f"warning: 1 finished run(s) under {tmp_path} were recorded under other settings")
     assert f"{older} (env.phase rounded -> exact)" in err and err.count("\n") == 1
-    run_benchmark._warn_of_finished_runs_with_other_settings(
-        run_benchmark.make_plan(dataclasses.replace(args, phase="rounded", num_seeds=1)), tmp_path)
+    run_benchmark._warn_of_finished_runs_with_other_settings(plan_module.check_recorded_runs(
+        run_benchmark.make_plan(dataclasses.replace(args, phase="rounded", num_seeds=1)), tmp_path), tmp_path)
     assert capsys.readouterr().err == ""
 
 
