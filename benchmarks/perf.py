@@ -10,8 +10,10 @@ Measures, for each device count (1, and every local device: one XLA host device 
 - ``env``: steps/s of ``MimicEnv.step`` (PD mapping, body states, loss, reward, replay, observation on top), and
   ``env_over_raw`` (the issue's target: <= 1.1);
 - ``grad``: seconds of ``value_and_grad`` of the mean DiffMimic loss over that rollout, and ``grad_over_forward``
-  (target: <= 3); ``grad_remat`` the same with each control step rematerialised (``jax.checkpoint``, DiffMimic's
-  ``remat_steps``), and ``remat_grad_over_forward``;
+  (target: <= 3), with the env's default of recomputing each physics substep in the backward pass
+  (``MimicEnv.remat_substeps``); ``grad_remat`` the same with each control step rematerialised too
+  (``jax.checkpoint``, DiffMimic's ``remat_steps``), and ``remat_grad_over_forward``; ``grad_stored_substeps`` with
+  the substeps' intermediates stored instead, and ``stored_grad_over_forward``;
 - ``training``: each method's samples/s and seconds per update at the tier's settings, the update compiled as the
   harness compiles it (batch split with ``methods.parallel``), with its compile seconds.
 
@@ -21,6 +23,7 @@ generated from the files this writes (``python -m benchmarks.perf_table``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import platform
@@ -89,7 +92,11 @@ def measure_env(env, batch: int, steps: int, repeats: int) -> dict:
 
         return jax.lax.scan(step, states, None, steps)[0].q
 
-    def make_env_rollout(remat: bool):
+    # The same env with each substep's intermediates stored for the backward pass (the env recomputes them).
+    stored_env = copy.copy(env)
+    stored_env.remat_substeps = False
+
+    def make_env_rollout(remat: bool, env=env):
         def env_rollout(action_bias, keys):
             states = shard_batch(jax.vmap(env.reset)(keys))
 
@@ -110,6 +117,7 @@ def measure_env(env, batch: int, steps: int, repeats: int) -> dict:
         ("env", env_rollout, (bias, keys)),
         ("grad", jax.value_and_grad(env_rollout), (bias, keys)),
         ("grad_remat", jax.value_and_grad(make_env_rollout(remat=True)), (bias, keys)),
+        ("grad_stored_substeps", jax.value_and_grad(make_env_rollout(remat=False, env=stored_env)), (bias, keys)),
     ):
         compiled, compile_seconds = _compiled(fn, *args)
         seconds = _best_seconds(compiled, *args, repeats=repeats)
@@ -117,6 +125,7 @@ def measure_env(env, batch: int, steps: int, repeats: int) -> dict:
     record["env_over_raw"] = record["raw"]["steps_per_s"] / record["env"]["steps_per_s"]
     record["grad_over_forward"] = record["grad"]["seconds"] / record["env"]["seconds"]
     record["remat_grad_over_forward"] = record["grad_remat"]["seconds"] / record["env"]["seconds"]
+    record["stored_grad_over_forward"] = record["grad_stored_substeps"]["seconds"] / record["env"]["seconds"]
     return record
 
 

@@ -68,10 +68,15 @@ def _rate(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _ratio(value: float | None) -> str:
+    """A ratio, or empty for a record made before it was measured."""
+    return "" if value is None else f"{value:.1f}x"
+
+
 def render(records: list[dict]) -> str:
     """Markdown: one environment table and one training table, a row per (machine, device count)."""
     env_rows = ["| machine | tier | devices | raw Brax steps/s | env steps/s | env / raw (<= 1.1) | gradient s "
-                "| gradient / forward (<= 3) |", "|---|---|---|---|---|---|---|---|"]
+                "| gradient / forward (<= 3) | substeps stored: gradient / forward |", "|---|---|---|---|---|---|---|---|---|"]
     methods = sorted({method for record in records for method in record["training"]})
     train_rows = ["| machine | tier | devices | " + " | ".join(f"{m} samples/s" for m in methods) + " |",
                   "|---|---|---|" + "---|" * len(methods)]
@@ -80,7 +85,8 @@ def render(records: list[dict]) -> str:
         for count, env in sorted(record["env"].items(), key=lambda item: int(item[0])):
             env_rows.append(
                 f"| {name} | {tier} | {count} | {_rate(env['raw']['steps_per_s'])} | {_rate(env['env']['steps_per_s'])} "
-                f"| {env['env_over_raw']:.2f}x | {env['grad']['seconds']:.2f} | {env['grad_over_forward']:.1f}x |")
+                f"| {env['env_over_raw']:.2f}x | {env['grad']['seconds']:.2f} | {env['grad_over_forward']:.1f}x "
+                f"| {_ratio(env.get('stored_grad_over_forward'))} |")
         counts = sorted({count for method in record["training"].values() for count in method}, key=int)
         for count in counts:
             cells = []

@@ -199,7 +199,17 @@ def _pd_damping_for_backend(sys: base.System, backend: str) -> base.System:
 class MimicEnv(PipelineEnv):
     """Tracks ``reference`` with ``model``; build it with :func:`envs.make_env` to get the reference extended."""
 
-    def __init__(self, model: CharacterModel, reference: ReferenceMotion, config: MimicConfig = MimicConfig()):
+    def __init__(
+        self,
+        model: CharacterModel,
+        reference: ReferenceMotion,
+        config: MimicConfig = MimicConfig(),
+        *,
+        remat_substeps: bool = True,
+    ):
+        """``remat_substeps``: recompute each physics substep in the backward pass instead of storing its
+        intermediates (see :meth:`pipeline_step`); it changes neither values nor forward-only code, only the cost
+        of a gradient through :meth:`step`."""
         config.validate()
         needed = config.start_frames(reference.cycle_frames) + config.episode_length + 1
         if reference.num_frames < needed:
@@ -217,6 +227,7 @@ class MimicEnv(PipelineEnv):
         self.model = model
         self.reference = reference
         self.config = config
+        self.remat_substeps = remat_substeps
         # mjx integrates MuJoCo's true joint velocities; Brax's own pipelines start from their own qd -> xd map.
         self._reference_qd = reference.qd if config.backend == "mjx" else reference.qd_brax
         fall_bodies = config.fall_contact_bodies
@@ -261,6 +272,20 @@ class MimicEnv(PipelineEnv):
             return observe_timestamp(sim, self._phase(frame), np.flatnonzero(diffmimic_bodies(self.model)))
         target = self.reference_bodies(frame + 1) if self.config.observation == "target" else None
         return observe(sim, self._phase(frame), target)
+
+    def pipeline_step(self, pipeline_state: base.State, action: jax.Array) -> base.State:
+        """``substeps`` physics steps under one PD target (``PipelineEnv.pipeline_step``'s scan), each substep under
+        ``jax.checkpoint`` when ``remat_substeps``: reverse mode then keeps one pipeline state per substep and
+        recomputes the substep's internals (contacts, constraint forces) from it, instead of reading back everything
+        the forward pass produced. On the 2-core CPU the 8-step gradient of 32 humanoids took 0.43-0.47 s this way
+        against 0.62-0.64 s stored (25-30% less; the forward pass, 83-86 ms, is the same program either way)."""
+
+        def substep(state, _):
+            return self._pipeline.step(self.sys, state, action, self._debug), None
+
+        if self.remat_substeps:
+            substep = jax.checkpoint(substep, prevent_cse=False)  # a scan body cannot be CSE'd across iterations
+        return jax.lax.scan(substep, pipeline_state, (), self._n_frames)[0]
 
     # -- brax Env interface -------------------------------------------------------------------------------------
     @property

@@ -98,7 +98,8 @@ class DiffMimicConfig:
     """Stop the gradient through the carried simulator state every k steps (0: backpropagate the whole rollout)."""
     remat_steps: bool = False
     """Recompute each control step's forward pass in the backward pass (``jax.checkpoint``) instead of storing its
-    intermediates: the same gradient, less memory, a different speed (``benchmarks.perf`` measures it)."""
+    intermediates: the same gradient, less memory, a different speed (``benchmarks.perf`` measures it). The env
+    already recomputes each physics substep (``envs.MimicEnv.remat_substeps``), which is where most of the saving is."""
 
 
 # Brax's NormalTanhDistribution: the smallest standard deviation of the pre-tanh Gaussian.

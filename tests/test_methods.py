@@ -56,9 +56,10 @@ def observations(base_env):
     return jax.jit(jax.vmap(base_env.reset))(jax.random.split(jax.random.PRNGKey(7), 3)).obs
 
 
-def build(method, base_env, **overrides):
+def build(method, base_env, remat_substeps=True, **overrides):
     config = method.config_cls(**{**TINY.get(method.name, {}), **overrides})
-    env = envs.MimicEnv(base_env.model, base_env.reference, method.env_config(config, base_env.config))
+    env = envs.MimicEnv(base_env.model, base_env.reference, method.env_config(config, base_env.config),
+                        remat_substeps=remat_substeps)
     return env, config
 
 
@@ -269,9 +270,12 @@ def test_non_finite_gradient_is_skipped_and_reported(runs, name):
 
 
 def test_rematerialised_steps_give_the_same_update(runs, base_env):
-    """``remat_steps`` recomputes each step in the backward pass: the same loss and gradient, so the same update."""
+    """Where the backward pass recomputes the forward pass does not change the update: the shared runs recompute
+    each physics substep (the env's default ``remat_substeps``); this one stores the substeps and recomputes each
+    control step instead (``remat_steps``). The same loss and gradient, so the same update (one compile for both
+    choices: either one computing another gradient would fail it)."""
     run = runs("diffmimic")
-    env, config = build(DIFFMIMIC, base_env, remat_steps=True)
+    env, config = build(DIFFMIMIC, base_env, remat_substeps=False, remat_steps=True)
     state, metrics = DIFFMIMIC.jit_update(env, config)(run.initial, jax.random.PRNGKey(100))
     # Recomputing the steps reorders float32 work (and XLA's code differs between CPUs): CI's machine measured
     # a 2e-5 relative difference in the loss, so equal to 1e-4, like the gradient norm.

@@ -13,7 +13,10 @@ RECORD = {
     "settings": {"tier": "quick"},
     "env": {
         "1": {"raw": {"steps_per_s": 5000.0}, "env": {"steps_per_s": 4000.0}, "grad": {"seconds": 2.5},
-              "env_over_raw": 1.25, "grad_over_forward": 4.0},
+              "env_over_raw": 1.25, "grad_over_forward": 4.0, "stored_grad_over_forward": 6.0},
+        # A record from before the stored-substeps gradient was measured: that cell stays empty.
+        "2": {"raw": {"steps_per_s": 9000.0}, "env": {"steps_per_s": 8000.0}, "grad": {"seconds": 2.0},
+              "env_over_raw": 1.125, "grad_over_forward": 5.0},
     },
     "training": {"diffmimic": {"1": {"samples_per_s": 731.6, "devices": 1}, "2": {"samples_per_s": 969.2, "devices": 2}},
                  "ppo": {"1": {"samples_per_s": 2062.9, "devices": 1}}},
@@ -23,7 +26,8 @@ RECORD = {
 def test_a_record_renders_its_numbers(tmp_path):
     (tmp_path / "cpu2-test.json").write_text(json.dumps(RECORD))
     table = perf_table.render(perf_table.load_records(tmp_path))
-    assert "| cpu2-test | quick | 1 | 5,000 | 4,000 | 1.25x | 2.50 | 4.0x |" in table
+    assert "| cpu2-test | quick | 1 | 5,000 | 4,000 | 1.25x | 2.50 | 4.0x | 6.0x |" in table
+    assert "| cpu2-test | quick | 2 | 9,000 | 8,000 | 1.12x | 2.00 | 5.0x |  |" in table
     assert "| cpu2-test | quick | 1 | 732 (1 dev) | 2,063 (1 dev) |" in table
     assert "| cpu2-test | quick | 2 | 969 (2 dev) |  |" in table
 
