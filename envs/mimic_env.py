@@ -277,8 +277,9 @@ class MimicEnv(PipelineEnv):
         """``substeps`` physics steps under one PD target (``PipelineEnv.pipeline_step``'s scan), each substep under
         ``jax.checkpoint`` when ``remat_substeps``: reverse mode then keeps one pipeline state per substep and
         recomputes the substep's internals (contacts, constraint forces) from it, instead of reading back everything
-        the forward pass produced. On the 2-core CPU the 8-step gradient of 32 humanoids took 0.43-0.47 s this way
-        against 0.62-0.64 s stored (25-30% less; the forward pass, 83-86 ms, is the same program either way)."""
+        the forward pass produced. At the quick tier's 32 envs x 32 steps on the idle 2-core CPU the gradient took
+        1.29 s this way against 1.52 s stored on one device, 0.84 s against 1.16 s on two (``benchmarks.perf``); the
+        forward pass is the same program either way."""
 
         def substep(state, _):
             return self._pipeline.step(self.sys, state, action, self._debug), None
