@@ -99,7 +99,8 @@ class DiffMimicConfig:
     remat_steps: bool = False
     """Recompute each control step's forward pass in the backward pass (``jax.checkpoint``) instead of storing its
     intermediates: the same gradient, less memory, a different speed (``benchmarks.perf`` measures it). The env
-    already recomputes each physics substep (``envs.MimicEnv.remat_substeps``), which is where most of the saving is."""
+    already recomputes each physics substep (``envs.MimicEnv.remat_substeps``); on top of that, recomputing whole
+    steps made the quick tier's gradient slower on the 2-core CPU (1.54 s against 1.29 s), so it is off."""
 
 
 # Brax's NormalTanhDistribution: the smallest standard deviation of the pre-tanh Gaussian.
