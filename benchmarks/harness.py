@@ -30,7 +30,7 @@ from benchmarks import recorded_run
 from benchmarks import results_store as store
 from benchmarks.diagnostics import UpdateLog
 from benchmarks.evaluator import EVALUATION_METRICS, evaluation_env, evaluation_horizons, make_evaluate
-from benchmarks.rollouts import ROLLOUT_FILE, record_rollout, save_rollout
+from benchmarks.rollouts import ROLLOUT_FILE, make_recorder, save_rollout
 from benchmarks.suites import ClipSpec
 from benchmarks.tiers import Tier
 from methods import check_compatible, get_method, parallel
@@ -316,6 +316,8 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
     update = compile_update(method, env, config, state, rng, shardings)
     evaluate = jax.jit(make_evaluate(eval_env, method.policy, horizons)).lower(state, rng).compile()
     counters["compile_seconds"] += time.perf_counter() - start
+    # The viewer's episode: compiled at its first recording, outside every clock (seconds on CPU).
+    record = make_recorder(eval_env, method.policy, horizons.episode_frames)
 
     def evaluate_and_record(updates: UpdateLog | None) -> tuple[float, float]:
         start = time.perf_counter()
@@ -330,8 +332,7 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
         writer.append(row)
         _write_checkpoint(key.dir(out), state, counters)
         if spec.record_every and writer.n_evals % spec.record_every == 0:
-            # Recording compiles the episode with this policy's parameters (seconds on CPU), outside every clock.
-            rollout = record_rollout(eval_env, method.policy(state), horizons.episode_frames, jax.random.PRNGKey(0))
+            rollout = record(state, jax.random.PRNGKey(0))
             save_rollout(key.dir(out) / INTERMEDIATE_ROLLOUTS / f"samples_{counters['samples']}.npz", rollout)
         return row["pose_error_cycle"], row["pose_error_20s"]
 
@@ -380,8 +381,7 @@ def _train(spec: RunSpec, out, resume: bool, report, method, config, env, device
     # The final policy's evaluation episode, body by body, for the viewer and the report's animations. It is an
     # extra, so a failure here is reported but does not keep the run's results from being sealed.
     try:
-        rollout = record_rollout(eval_env, method.policy(state), horizons.episode_frames, jax.random.PRNGKey(0))
-        save_rollout(key.dir(out) / ROLLOUT_FILE, rollout)
+        save_rollout(key.dir(out) / ROLLOUT_FILE, record(state, jax.random.PRNGKey(0)))
     except Exception as err:  # noqa: BLE001
         print(f"warning: {key.dir(out)}: could not record the evaluation rollout ({err})", file=sys.stderr)
     recorded = {CHECKPOINT_PROBLEM: writer.manifest[CHECKPOINT_PROBLEM]} if CHECKPOINT_PROBLEM in writer.manifest else {}

@@ -5,15 +5,16 @@ The episode is the evaluator's (``benchmarks.evaluator.make_evaluate``): reset, 
 the harness passes its evaluation env (frame 0 start, no replay, no early termination) and the episode length:
 frames 1..cycle to ``pose_error_cycle``, frames 1..long to ``pose_error_20s`` (unless the simulation diverged:
 the evaluator then scores the steps from there as failures, see :mod:`benchmarks.evaluator`). Up to floating point:
-here the policy's parameters are constants of the compiled program, there they are arguments, and contacts can
-grow that rounding difference to a few tenths of a percent of the pose error (seen: 0.2357 m vs 0.2362 m for a
-smoke-tier DiffMimic run; identical for the zero policy and for a smoke PPO run). The file format lives in the
-JAX-free :mod:`benchmarks.rollout_file`, re-exported here.
+the two are separate programs, which XLA may fuse differently. As in the evaluator, the policy's parameters are
+arguments of the compiled episode, not constants: every recording of a run (``--record-every``) and every run of
+the same shapes share one program (with the parameters as constants, each recording compiled its own, and contacts
+grew the rounding difference to the evaluator's number to a few tenths of a percent: 0.2357 m vs 0.2362 m for a
+smoke-tier DiffMimic run). The file format lives in the JAX-free :mod:`benchmarks.rollout_file`, re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -24,11 +25,11 @@ from benchmarks.rollout_file import ROLLOUT_FILE, RolloutError, load_rollout, sa
 from envs.model import body_states
 
 
-def record_rollout(env: envs.MimicEnv, act: Callable, frames: int, key: jax.Array) -> dict[str, np.ndarray]:
-    """Runs ``frames`` control steps from ``env.reset(key)`` under one jit and returns the rollout arrays
-    (``frames + 1`` frames: the reset state first; fewer if the simulation blew up, see
-    :func:`finite_frames`); see
-    :mod:`benchmarks.rollout_file` for the fields."""
+def make_recorder(env: envs.MimicEnv, policy_of: Callable, frames: int) -> Callable[[Any, jax.Array], dict[str, np.ndarray]]:
+    """``record(method_state, key)``: runs ``frames`` control steps of ``policy_of(method_state)`` from
+    ``env.reset(key)`` and returns the rollout arrays (``frames + 1`` frames: the reset state first; fewer if the
+    simulation blew up, see :func:`finite_frames`; :mod:`benchmarks.rollout_file` has the fields). The episode is
+    compiled on the first call and reused by the later ones."""
     if frames < 1:
         raise ValueError(f"frames must be positive, got {frames}")
 
@@ -44,7 +45,8 @@ def record_rollout(env: envs.MimicEnv, act: Callable, frames: int, key: jax.Arra
             "fall": state.metrics["fall"],
         }
 
-    def episode(key):
+    def episode(method_state, key):
+        act = policy_of(method_state)
         state = env.reset(key)
 
         def step(state, _):
@@ -54,19 +56,29 @@ def record_rollout(env: envs.MimicEnv, act: Callable, frames: int, key: jax.Arra
         _, steps = jax.lax.scan(step, state, None, frames)
         return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), snapshot(state), steps)
 
-    recorded = jax.device_get(jax.jit(episode)(key))
-    kept = finite_frames(recorded)
-    return {
-        "sim_pos": np.asarray(recorded["sim_pos"][:kept], np.float32),
-        "sim_rot": np.asarray(recorded["sim_rot"][:kept], np.float16),
-        "ref_pos": np.asarray(recorded["ref_pos"][:kept], np.float32),
-        "ref_rot": np.asarray(recorded["ref_rot"][:kept], np.float16),
-        "pose_error": np.asarray(recorded["pose_error"][:kept], np.float32),
-        "fall": np.asarray(recorded["fall"][:kept]) > 0.5,
-        "body_names": np.asarray(env.model.body_names),
-        "body_parent": np.asarray(env.model.body_parent, np.int16),
-        "dt": np.float64(env.reference.dt),
-    }
+    compiled = jax.jit(episode)
+
+    def record(method_state, key: jax.Array) -> dict[str, np.ndarray]:
+        recorded = jax.device_get(compiled(method_state, key))
+        kept = finite_frames(recorded)
+        return {
+            "sim_pos": np.asarray(recorded["sim_pos"][:kept], np.float32),
+            "sim_rot": np.asarray(recorded["sim_rot"][:kept], np.float16),
+            "ref_pos": np.asarray(recorded["ref_pos"][:kept], np.float32),
+            "ref_rot": np.asarray(recorded["ref_rot"][:kept], np.float16),
+            "pose_error": np.asarray(recorded["pose_error"][:kept], np.float32),
+            "fall": np.asarray(recorded["fall"][:kept]) > 0.5,
+            "body_names": np.asarray(env.model.body_names),
+            "body_parent": np.asarray(env.model.body_parent, np.int16),
+            "dt": np.float64(env.reference.dt),
+        }
+
+    return record
+
+
+def record_rollout(env: envs.MimicEnv, act: Callable, frames: int, key: jax.Array) -> dict[str, np.ndarray]:
+    """One episode of the policy ``act(obs, key)``: :func:`make_recorder` for a single recording."""
+    return make_recorder(env, lambda _: act, frames)(None, key)
 
 
 def finite_frames(recorded: dict) -> int:
@@ -81,4 +93,6 @@ def finite_frames(recorded: dict) -> int:
     return len(finite) if finite.all() else max(1, int(np.argmin(finite)))
 
 
-__all__ = ["ROLLOUT_FILE", "RolloutError", "finite_frames", "load_rollout", "record_rollout", "save_rollout"]
+__all__ = [
+    "ROLLOUT_FILE", "RolloutError", "finite_frames", "load_rollout", "make_recorder", "record_rollout", "save_rollout",
+]

@@ -191,6 +191,16 @@ def _table_or_note(frame: pd.DataFrame, note: str) -> Block:
     return Table(frame) if not frame.empty else Paragraph(note)
 
 
+def write_data_tables(runs, out_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
+    """The report's numbers without its figures: ``per_run.csv`` and ``seed_stats.csv`` in ``out_dir``; returns
+    the per-run table and the two paths."""
+    per_run = per_run_table(runs, THRESHOLDS)
+    data_paths = [out_dir / "per_run.csv", out_dir / "seed_stats.csv"]
+    per_run.to_csv(data_paths[0], index=False)
+    seed_stats(per_run, THRESHOLDS).to_csv(data_paths[1], index=False)
+    return per_run, data_paths
+
+
 def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> ReportPaths:
     """Read every run under ``results_dir`` and write REPORT.md, report.html, figures/ and data CSVs to
     ``out_dir`` (default ``<results_dir>/report``). Raises NoRunsError when no finished valid run exists."""
@@ -207,10 +217,7 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
                           f"(expected <suite>/<clip>/<method>/seed_<k>/summary.json){detail}{hint}")
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    per_run = per_run_table(runs, THRESHOLDS)
-    data_paths = [out_dir / "per_run.csv", out_dir / "seed_stats.csv"]
-    per_run.to_csv(data_paths[0], index=False)
-    seed_stats(per_run, THRESHOLDS).to_csv(data_paths[1], index=False)
+    per_run, data_paths = write_data_tables(runs, out_dir)
     figures = plot_learning_curves(runs, out_dir / "figures")
     diagnostics = plot_all_diagnostics(runs, out_dir / "figures")
     motion = motion_section(runs, out_dir)

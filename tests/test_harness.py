@@ -18,7 +18,7 @@ import methods
 from benchmarks import harness, policy_eval
 from benchmarks import results_store as store
 from benchmarks.rollout_file import load_rollout
-from benchmarks.suites import ClipSpec
+from benchmarks.suites import clip_spec
 from benchmarks.tiers import Tier
 from report.build import build_report
 from run_benchmark import main as cli
@@ -40,6 +40,13 @@ class ConstantConfig:
 class ConstantState:
     action: jax.Array
     iteration: jax.Array
+    diverge_at: jax.Array
+    """The config's ``diverge_at``, carried as data: the test doubles then share one compiled update program."""
+
+
+def constant_state(action, iteration=0, diverge_at=0) -> ConstantState:
+    return ConstantState(action=jnp.asarray(action, jnp.float32), iteration=jnp.asarray(iteration, jnp.int32),
+                         diverge_at=jnp.asarray(diverge_at, jnp.int32))
 
 
 def _update(state, key, *, env, config):
@@ -47,8 +54,8 @@ def _update(state, key, *, env, config):
     step = lambda s, _: (jax.vmap(env.step, in_axes=(0, None))(s, state.action), None)  # noqa: E731
     final, _ = jax.lax.scan(step, starts, None, config.rollout_length)
     iteration = state.iteration + 1
-    finite = jnp.where((config.diverge_at > 0) & (iteration >= config.diverge_at), 0.0, 1.0)
-    return ConstantState(action=state.action * 0.9, iteration=iteration), {
+    finite = jnp.where((state.diverge_at > 0) & (iteration >= state.diverge_at), 0.0, 1.0)
+    return state.replace(action=state.action * 0.9, iteration=iteration), {
         "samples": jnp.asarray(config.num_envs * config.rollout_length),
         "loss": jnp.mean(final.metrics["loss"]),
         "grad_norm": jnp.zeros(()),
@@ -61,7 +68,7 @@ CONSTANT = methods.register(
         name="test_constant",
         config_cls=ConstantConfig,
         env_config=lambda config, base: dataclasses.replace(base, episode_length=config.rollout_length),
-        init=lambda key, env, config: ConstantState(action=jnp.full(env.action_size, 0.1), iteration=jnp.zeros((), jnp.int32)),
+        init=lambda key, env, config: constant_state(jnp.full(env.action_size, 0.1), diverge_at=config.diverge_at),
         update=_update,
         policy=lambda state: (lambda obs, key=None: jnp.broadcast_to(state.action, obs.shape[:-1] + state.action.shape)),
         sample_policy=lambda state: (lambda obs, key: state.action + 0.05 * jax.random.normal(key, state.action.shape)),
@@ -79,12 +86,13 @@ TIER = Tier(
     eval_every_samples=2 * 4,
     eval_frames=6,
     overrides={"*": {}},
-    long_eval_frames=8,
+    long_eval_frames=32,  # the smoke tier's: test_cli_stop_after_minutes_leaves_runs_for_the_next_call then shares
+    # these runs' compiled programs
 )
 
 
 def spec(method="test_constant", seed=0):
-    return harness.RunSpec("smoke", ClipSpec("synthetic", 0.2), method, seed, TIER)
+    return harness.RunSpec("smoke", clip_spec("synthetic"), method, seed, TIER)
 
 
 def interrupt_after(updates: int, calls: list):
@@ -128,9 +136,9 @@ def test_run_records_curve_and_summary(finished, tmp_path):
     assert run.summary["compile_seconds"] > 0 and run.summary["train_seconds"] > 0
     assert run.manifest["config"]["method"] == {"num_envs": 2, "rollout_length": 4, "diverge_at": 0}
     evaluation = run.manifest["config"]["evaluation"]
-    assert (evaluation["cycle_frames"], evaluation["long_frames"]) == (6, 8)
+    assert (evaluation["cycle_frames"], evaluation["long_frames"]) == (6, 32)
     assert evaluation["env"]["replay"] == "none" and evaluation["env"]["random_start"] is False
-    assert evaluation["env"]["early_termination"] is False and evaluation["env"]["episode_length"] == 8
+    assert evaluation["env"]["early_termination"] is False and evaluation["env"]["episode_length"] == 32
     for column in ("pose_error_cycle", "pose_error_20s", "fall_rate_cycle", "fall_rate_20s", "height_fall_20s"):
         assert run.curve[column].notna().all(), column  # the synthetic clip loops: both horizons measured
     assert not (run.dir / harness.CHECKPOINT_FILE).exists()
@@ -182,7 +190,7 @@ def test_interrupted_run_resumes_and_finished_runs_are_untouched(tmp_path, inter
 def other_config_checkpoint(path):
     """A checkpoint that parses but was written for another configuration (a 3-element action)."""
     counters = {"samples": 16, "iteration": 2, "train_seconds": 0.0, "compile_seconds": 0.0, "eval_seconds": 0.0}
-    harness._write_checkpoint(path.parent, ConstantState(action=jnp.zeros(3), iteration=jnp.zeros((), jnp.int32)), counters)
+    harness._write_checkpoint(path.parent, constant_state(jnp.zeros(3)), counters)
 
 
 DAMAGES = {
@@ -198,7 +206,7 @@ def test_damaged_checkpoint_names_the_file_and_the_problem(tmp_path, interrupted
     path = spec().key.dir(tmp_path) / harness.CHECKPOINT_FILE
     damaging, message = DAMAGES[damage]
     damaging(path)
-    template = ConstantState(action=jnp.zeros(28), iteration=jnp.zeros((), jnp.int32))
+    template = constant_state(jnp.zeros(28))
     with pytest.raises(harness.CheckpointError) as error:
         harness._read_checkpoint(path.parent, template)
     assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
@@ -238,10 +246,10 @@ def test_changed_settings_redo_an_interrupted_run(tmp_path, capsys, interrupted)
 
 
 def test_checkpoint_round_trips_the_state(tmp_path):
-    state = ConstantState(action=jnp.arange(4.0), iteration=jnp.asarray(7, jnp.int32))
+    state = constant_state(jnp.arange(4.0), iteration=7)
     counters = {"samples": 56, "iteration": 7, "train_seconds": 1.5, "compile_seconds": 2.0, "eval_seconds": 0.25}
     harness._write_checkpoint(tmp_path, state, counters)
-    template = ConstantState(action=jnp.zeros(4), iteration=jnp.zeros((), jnp.int32))
+    template = constant_state(jnp.zeros(4))
     restored, restored_counters = harness._read_checkpoint(tmp_path, template)
     assert restored_counters == counters
     assert restored.action.tolist() == [0.0, 1.0, 2.0, 3.0] and int(restored.iteration) == 7
@@ -271,10 +279,10 @@ def test_checkpoint_saves_any_pytree(tmp_path):
 
 def test_checkpoint_of_the_older_format_is_still_read(tmp_path):
     """Checkpoints written before the format field hold flax's state dict; an interrupted run still resumes."""
-    state = ConstantState(action=jnp.arange(2.0), iteration=jnp.asarray(3, jnp.int32))
+    state = constant_state(jnp.arange(2.0), iteration=3)
     payload = serialization.msgpack_serialize({"state": serialization.to_state_dict(state), "counters": COUNTERS})
     (tmp_path / harness.CHECKPOINT_FILE).write_bytes(payload)
-    template = ConstantState(action=jnp.zeros(2), iteration=jnp.zeros((), jnp.int32))
+    template = constant_state(jnp.zeros(2))
     restored, counters = harness._read_checkpoint(tmp_path, template)
     assert restored.action.tolist() == [0.0, 1.0] and int(restored.iteration) == 3 and counters == COUNTERS
 
@@ -330,7 +338,9 @@ def test_deadline_checkpoints_and_the_next_call_continues(tmp_path):
 
 
 def test_cli_stop_after_minutes_leaves_runs_for_the_next_call(tmp_path, capsys):
-    argv = ["--methods", "test_constant", "--tier", "smoke", "--out", str(tmp_path), "--no-report"]
+    # The smoke tier cut to this file's TIER, so that the runs use the programs the other tests compiled.
+    argv = ["--methods", "test_constant", "--tier", "smoke", "--out", str(tmp_path), "--no-report", "--num-envs", "2",
+            "--max-samples", "24", "--eval-every-samples", "8", "--eval-frames", "6"]
     assert cli([*argv, "--stop-after-minutes", "1e-6"]) == 3  # the deadline passed before the run could start
     assert "1 of 1 runs not finished; run the same command again" in capsys.readouterr().out
     assert cli([*argv, "--stop-after-minutes", "10"]) == 0

@@ -269,6 +269,7 @@ def test_non_finite_gradient_is_skipped_and_reported(runs, name):
     assert float(clean_metrics["grad_finite"]) == 1.0 and not tree_equal(clean_state.params, state.params)
 
 
+@pytest.mark.slow  # a gradient program of its own: about a minute of compiling on 2 cores, for a rarely changed path
 def test_rematerialised_steps_give_the_same_update(runs, base_env):
     """Where the backward pass recomputes the forward pass does not change the update: the shared runs recompute
     each physics substep (the env's default ``remat_substeps``); this one stores the substeps and recomputes each

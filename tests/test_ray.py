@@ -26,12 +26,15 @@ import methods
 from benchmarks import results_store as store
 from benchmarks.executors import LocalExecutor, RayExecutor
 from benchmarks.harness import RunSpec
-from benchmarks.suites import ClipSpec
+from benchmarks.suites import clip_spec
 from run_benchmark import main as cli
 from tests.test_harness import CONSTANT, TIER
 
 REPO = Path(__file__).resolve().parents[1]
 SLEEP_SECONDS = 1.0
+# Two CPUs per task: each worker then splits its batch over two host devices, as this process does, so it runs the
+# very programs test_harness compiled (read from the persistent cache) instead of compiling one-device ones.
+CPUS_PER_RUN = 2
 
 
 def _sleepy_update(state, key, *, env, config):
@@ -54,7 +57,7 @@ FAILING = methods.register(
 
 
 def spec(method: str, seed: int) -> RunSpec:
-    return RunSpec("smoke", ClipSpec("synthetic", 0.2), method, seed, TIER)
+    return RunSpec("smoke", clip_spec("synthetic"), method, seed, TIER)
 
 
 PLAN = [spec(method, seed) for method in ("test_constant", "test_diverging") for seed in (0, 1)]
@@ -63,7 +66,7 @@ TIMING = ["train_seconds", "compile_seconds", "eval_seconds"]
 NOT_COMPARED_IN_SUMMARY = {*TIMING, "curve_sha256", "finish_time"}  # the hash covers the timing columns
 
 
-def assert_same_results(expected_out: Path, actual_out: Path, keys, *, resumed=()) -> None:
+def assert_same_results(expected_out: Path, actual_out: Path, keys, *, resumed=(), devices: int = CPUS_PER_RUN) -> None:
     """Equal curves (but for time) and summaries; a run ``resumed`` mid-way after a kill drew other training keys
     from the checkpoint on (the harness folds the iteration into the key), so its loss column may differ."""
     for key in keys:
@@ -72,14 +75,15 @@ def assert_same_results(expected_out: Path, actual_out: Path, keys, *, resumed=(
         ignored = TIMING + (["loss"] if key in resumed else [])
         pd.testing.assert_frame_equal(actual.curve.drop(columns=ignored), expected.curve.drop(columns=ignored))
         strip = lambda summary: {k: v for k, v in summary.items() if k not in NOT_COMPARED_IN_SUMMARY}  # noqa: E731
-        # The in-process runs split their batch over this process's two host devices, a one-CPU Ray task runs on
-        # one: the same numbers up to float reassociation (float32 evaluation sums).
+        # The in-process runs and the two-CPU Ray tasks split their batch over two host devices alike; a task with
+        # another CPU count would give the same numbers up to float reassociation (float32 evaluation sums).
         actual_summary, expected_summary = strip(actual.summary), strip(expected.summary)
         assert actual_summary.keys() == expected_summary.keys()
         for name, value in expected_summary.items():
             close = isinstance(value, float) and actual_summary[name] == pytest.approx(value, rel=1e-5)
             assert close or actual_summary[name] == value, (key, name)
         assert actual.manifest["config"] == expected.manifest["config"]
+        assert actual.manifest["device_count"] == devices  # a worker's host devices follow its CPUs
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +100,11 @@ def in_process(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_cluster(ray):
-    """A local Ray instance in this process with 2 CPUs: two worker processes run one-CPU tasks at a time."""
+    """A local Ray instance in this process with 4 logical CPUs (on 2 cores): two worker processes run two-CPU
+    tasks at a time."""
     saved = dict(os.environ)  # ray.init sets RAY_AUTH_MODE for its own child processes
     try:
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20)
+        ray.init(num_cpus=2 * CPUS_PER_RUN, include_dashboard=False, object_store_memory=100 * 2**20)
     except Exception as error:  # noqa: BLE001
         pytest.skip(f"Ray cannot start a local instance here: {error}")
     yield
@@ -110,24 +115,24 @@ def local_cluster(ray):
 
 def test_ray_runs_the_suite_like_the_in_process_executor(local_cluster, in_process, tmp_path, capsys):
     events = []
-    result = RayExecutor(on_event=events.append).run(PLAN, tmp_path)
+    result = RayExecutor(cpus_per_run=CPUS_PER_RUN, on_event=events.append).run(PLAN, tmp_path)
     assert result.ok and set(result.summaries) == set(KEYS)
     assert_same_results(in_process, tmp_path, KEYS)
     workers = {event.pid for event in events if event.kind == "started"}
-    assert len(workers) == 2  # the two one-CPU worker processes of the 2-CPU instance
+    assert len(workers) == 2  # the two two-CPU worker processes of the 4-CPU instance
     assert "[4/4 done, 0 running, 0 failed]" in capsys.readouterr().out
 
     # Rerunning the same suite redoes nothing: every run is already finished, no task is submitted.
     sealed = {run.key: os.stat(run.key.dir(tmp_path) / store.SUMMARY_FILE).st_mtime_ns for run in PLAN}
     events.clear()
-    again = RayExecutor(on_event=events.append).run(PLAN, tmp_path)
+    again = RayExecutor(cpus_per_run=CPUS_PER_RUN, on_event=events.append).run(PLAN, tmp_path)
     assert again.summaries == result.summaries and events == []
     assert sealed == {run.key: os.stat(run.key.dir(tmp_path) / store.SUMMARY_FILE).st_mtime_ns for run in PLAN}
 
 
 def test_a_failed_run_is_reported_and_does_not_stop_the_others(local_cluster, tmp_path, capsys):
     plan = [spec("test_ray_failing", 0), spec("test_constant", 0)]
-    result = RayExecutor().run(plan, tmp_path)
+    result = RayExecutor(cpus_per_run=CPUS_PER_RUN).run(plan, tmp_path)
     assert [(failure.run, failure.reason) for failure in result.failures] == [
         (plan[0], "RuntimeError: test_ray_failing always fails")
     ]
@@ -177,7 +182,7 @@ def test_a_killed_worker_is_retried_and_its_run_resumes(local_cluster, in_proces
             os.kill(event.pid, signal.SIGKILL)
             killed.append(event)
 
-    result = RayExecutor(on_event=kill_mid_run).run(plan, tmp_path)
+    result = RayExecutor(cpus_per_run=CPUS_PER_RUN, on_event=kill_mid_run).run(plan, tmp_path)
     assert killed, "the victim run never reported progress"
     assert result.ok and set(result.summaries) == {run.key for run in plan}
     starts = [event for event in events if event.run == 0 and event.kind == "started"]
@@ -268,7 +273,7 @@ def test_two_node_cluster_on_loopback_runs_the_suite(ray, tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert "ray: 4 runs on 2 node(s)" in done.stdout, done.stdout[-3000:]
         keys = [store.RunKey("smoke", "synthetic", method, seed) for method in ("test_constant", "test_diverging") for seed in (0, 1)]
-        assert_same_results(tmp_path / "in_process", out, keys)  # test_diverging skips its non-finite updates
+        assert_same_results(tmp_path / "in_process", out, keys, devices=1)  # test_diverging skips its non-finite updates
     finally:
         for process in nodes:  # the worker node first, then the head
             _stop(process)

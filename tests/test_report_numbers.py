@@ -1,5 +1,7 @@
 """The numbers the report's headline is made of: PPO/DiffMimic ratios computed by hand, and the committed quick-tier
-report rebuilt from its run records (no JAX)."""
+reports' numbers rebuilt from their run records (no JAX). The numbers only: drawing the committed records' figures
+and motion GIFs took 86 s for the faithful set alone on CI; building whole reports is test_report's and
+test_viewer's job."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.results_store import RunKey, scan_runs
-from report.build import build_report
+from report.build import write_data_tables
 from report.tables import per_run_table, ratio_stats, ratio_table
 from tests.test_results_store import write_run
 
@@ -77,12 +79,19 @@ def test_ratios_hand_computed(tmp_path):
 QUICK_CPU = REPO / "results" / "quick-cpu"
 
 
+def rebuilt_per_run(results_dir: Path, out: Path) -> pd.DataFrame:
+    """The per-run table the report would write for ``results_dir``, as read back from its CSV."""
+    runs, _ = scan_runs(results_dir)
+    assert runs, results_dir
+    return pd.read_csv(write_data_tables(runs, out)[1][0])
+
+
 def test_committed_quick_tier_report_rebuilds_to_the_same_numbers(tmp_path):
     """The committed run records give the committed per-run numbers: a report change that moves one shows here.
 
     After an intended change, regenerate with ``python -m report results/quick-cpu`` and commit the new report."""
     committed = pd.read_csv(QUICK_CPU / "report" / "per_run.csv")
-    rebuilt = pd.read_csv(build_report(QUICK_CPU, tmp_path).data[0])
+    rebuilt = rebuilt_per_run(QUICK_CPU, tmp_path)
     pd.testing.assert_frame_equal(rebuilt, committed, check_exact=False, rtol=1e-12, atol=0)
     # The headline of these records (before the fidelity review), read off the per-run table: walk, PPO / DiffMimic
     # samples to 0.15 m.
@@ -97,7 +106,7 @@ def test_committed_character_runs_rebuild_to_the_same_numbers(tmp_path):
     """The README's table of DiffMimic's other characters, read off the committed records (regenerate with
     ``python -m report results/quick-cpu-characters`` after an intended change)."""
     committed = pd.read_csv(QUICK_CPU_CHARACTERS / "report" / "per_run.csv")
-    rebuilt = pd.read_csv(build_report(QUICK_CPU_CHARACTERS, tmp_path).data[0])
+    rebuilt = rebuilt_per_run(QUICK_CPU_CHARACTERS, tmp_path)
     pd.testing.assert_frame_equal(rebuilt, committed, check_exact=False, rtol=1e-12, atol=0)
     reached = committed.dropna(subset=[HEADLINE_COLUMN])
     assert list(zip(reached["clip"], reached["method"], reached[HEADLINE_COLUMN])) == [
@@ -114,7 +123,7 @@ def test_committed_faithful_runs_rebuild_to_the_same_numbers(tmp_path):
     over one cycle only DiffMimic (walk, jump), its no-replay ablation (walk, jump) and Adam PPO (walk) reach 0.15 m,
     PPO after 3x DiffMimic's samples on walk; over 20 s nothing does."""
     committed = pd.read_csv(QUICK_CPU_FAITHFUL / "report" / "per_run.csv")
-    rebuilt = pd.read_csv(build_report(QUICK_CPU_FAITHFUL, tmp_path).data[0])
+    rebuilt = rebuilt_per_run(QUICK_CPU_FAITHFUL, tmp_path)
     pd.testing.assert_frame_equal(rebuilt, committed, check_exact=False, rtol=1e-12, atol=0)
     assert len(committed) == 32 and set(committed["status"]) == {"complete"}
     reached = committed.dropna(subset=[HEADLINE_COLUMN]).groupby(["clip", "method"]).size()
