@@ -34,20 +34,24 @@ def reference_actions(env):
 
 
 @pytest.fixture(scope="module")
-def rollout(env):
-    actions = reference_actions(env)
+def play(env):
+    """``(key, actions[T, A]) -> (metrics, reward, obs)`` of an EPISODE-step rollout that plays ``actions[frame + 1]``:
+    one compiled program for every table of actions."""
 
     @jax.jit
-    def run(key):
-        state = env.reset(key)
-
+    def run(key, actions):
         def step(state, _):
             state = env.step(state, actions[state.info["frame"] + 1])
             return state, (state.metrics, state.reward, state.obs)
 
-        return jax.lax.scan(step, state, None, EPISODE)[1]
+        return jax.lax.scan(step, env.reset(key), None, EPISODE)[1]
 
-    return run(jax.random.PRNGKey(0))
+    return run
+
+
+@pytest.fixture(scope="module")
+def rollout(env, play):
+    return play(jax.random.PRNGKey(0), reference_actions(env))
 
 
 def test_interface_sizes(env):
@@ -67,17 +71,8 @@ def test_tracking_the_synthetic_clip_with_its_own_targets(rollout):
     assert np.all(np.isfinite(np.asarray(obs)))
 
 
-def test_zero_action_drifts_from_reference(env, rollout):
-    @jax.jit
-    def run(key):
-        state = env.reset(key)
-        def step(state, _):
-            state = env.step(state, jnp.zeros(28))
-            return state, state.metrics
-
-        return jax.lax.scan(step, state, None, EPISODE)[1]
-
-    drifting = run(jax.random.PRNGKey(0))
+def test_zero_action_drifts_from_reference(env, play, rollout):
+    drifting, _, _ = play(jax.random.PRNGKey(0), jnp.zeros_like(reference_actions(env)))
     assert float(drifting["pose_error"][-1]) > 2 * float(rollout[0]["pose_error"][-1])
 
 

@@ -1,7 +1,9 @@
 """Methods: the contract every registered method keeps, determinism, the non-finite guard, the registry and plugins.
 
 Compiling a gradient through the humanoid takes about a minute on two CPU cores, so each method's update is
-compiled once (module-scoped ``runs``) and shared by the tests; batches, horizons and networks are tiny.
+compiled once (module-scoped ``runs``) and shared by the tests; batches, horizons and networks are tiny. DiffMimic's
+is the harness's one-device smoke-tier program, which tests/test_parallel.py compiles too: whichever runs second reads
+it from the persistent compilation cache.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ import pytest
 
 import envs
 import methods
+from benchmarks import harness
+from benchmarks.suites import ClipSpec
+from benchmarks.tiers import get_tier
 from methods import registry
 from methods.diffmimic import DIFFMIMIC, DIFFMIMIC_NOREPLAY, DIFFMIMIC_RANDOM
 from methods.networks import ObservationNormaliser
 from methods.optimisation import guarded_step
 from methods.ppo import PPO
 
+# PPO's own tiny settings; the DiffMimic family runs at the harness's smoke tier (smoke_spec).
 TINY = {
-    "diffmimic": {"num_envs": 2, "rollout_length": 4, "hidden_sizes": (32, 32)},
     # episode_length 6 < unroll 8: every environment is truncated (and reset) inside the first update.
     "ppo": {
         "num_envs": 4,
@@ -40,7 +45,6 @@ TINY = {
         "episode_length": 6,
     },
 }
-TINY["diffmimic_noreplay"] = TINY["diffmimic_random"] = TINY["diffmimic"]
 TINY["ppo_deepmimic"] = TINY["ppo"]  # a variant of ppo; tests/test_ppo.py runs it
 FAST_METHODS = ("diffmimic", "ppo")  # the ablations share diffmimic's code; their full runs are marked slow
 
@@ -56,10 +60,9 @@ def observations(base_env):
     return jax.jit(jax.vmap(base_env.reset))(jax.random.split(jax.random.PRNGKey(7), 3)).obs
 
 
-def build(method, base_env, remat_substeps=True, **overrides):
-    config = method.config_cls(**{**TINY.get(method.name, {}), **overrides})
-    env = envs.MimicEnv(base_env.model, base_env.reference, method.env_config(config, base_env.config),
-                        remat_substeps=remat_substeps)
+def build(method, base_env):
+    config = method.config_cls(**TINY.get(method.name, {}))
+    env = envs.MimicEnv(base_env.model, base_env.reference, method.env_config(config, base_env.config))
     return env, config
 
 
@@ -74,11 +77,22 @@ class Run:
     metrics: list
 
 
+def smoke_spec(method: methods.Method, seed: int = 0) -> harness.RunSpec:
+    """DiffMimic's shared runs: test_parallel's one-device smoke run, so that its compiled gradient (about a minute of
+    compiling) comes from the persistent cache instead of being compiled again for a config of this file's own."""
+    return harness.RunSpec("smoke", ClipSpec("synthetic", 0.2), method.name, seed, get_tier("smoke"), devices=1)
+
+
 def run_two_updates(method, base_env, seed=0) -> Run:
-    env, config = build(method, base_env)
+    if method.needs_differentiable_env:
+        _, config, env = harness.build(smoke_spec(method, seed))
+    else:
+        env, config = build(method, base_env)
     methods.check_compatible(method, env, config)
-    update = method.jit_update(env, config)
     state = initial = method.init(jax.random.PRNGKey(seed), env, config)
+    # Compiled ahead of time as the harness does: a state whose structure, shapes or types changed after an update
+    # would be refused by the second call instead of silently compiling another program.
+    update = harness.compile_update(method, env, config, state, jax.random.PRNGKey(100))
     states, metrics = [], []
     for i in range(2):
         state, step_metrics = update(state, jax.random.PRNGKey(100 + i))
@@ -114,9 +128,8 @@ def assert_contract(run: Run, obs):
             assert np.ndim(value) == 0, f"metric {name} is not a scalar"
     if run.method.needs_differentiable_env:
         assert all("replay_rate" in metrics for metrics in run.metrics)
-    # Parameters moved, and the second update reused the first one's compiled program (no silent recompile).
+    # Parameters moved (and the second update ran the first one's compiled program: run_two_updates).
     assert not tree_equal(run.initial.params, run.states[-1].params)
-    assert run.update._cache_size() == 1
 
     act = run.method.policy(run.states[-1])
     actions = np.asarray(act(obs, jax.random.PRNGKey(0)))
@@ -165,7 +178,9 @@ def test_ablation_initialises_updates_and_acts(runs, observations, name):
 def test_every_registered_method_is_tested_or_a_variant():
     builtins = {m.name for module in registry.BUILTIN_MODULES for m in importlib.import_module(module).METHODS}
     assert builtins == {"diffmimic", "diffmimic_noreplay", "diffmimic_random", "ppo", "ppo_deepmimic"}
-    assert set(TINY) >= builtins
+    differentiable = {name for name in builtins if methods.get_method(name).needs_differentiable_env}
+    assert differentiable == {"diffmimic", "diffmimic_noreplay", "diffmimic_random"}  # run through smoke_spec
+    assert set(TINY) == builtins - differentiable
 
 
 def test_ablations_are_variants_of_the_same_code(base_env):
@@ -276,7 +291,8 @@ def test_rematerialised_steps_give_the_same_update(runs, base_env):
     control step instead (``remat_steps``). The same loss and gradient, so the same update (one compile for both
     choices: either one computing another gradient would fail it)."""
     run = runs("diffmimic")
-    env, config = build(DIFFMIMIC, base_env, remat_substeps=False, remat_steps=True)
+    env = envs.MimicEnv(run.env.model, run.env.reference, run.env.config, remat_substeps=False)
+    config = dataclasses.replace(run.config, remat_steps=True)
     state, metrics = DIFFMIMIC.jit_update(env, config)(run.initial, jax.random.PRNGKey(100))
     # Recomputing the steps reorders float32 work (and XLA's code differs between CPUs): CI's machine measured
     # a 2e-5 relative difference in the loss, so equal to 1e-4, like the gradient norm.
