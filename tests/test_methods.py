@@ -24,15 +24,14 @@ import pytest
 import envs
 import methods
 from benchmarks import harness
-from benchmarks.suites import ClipSpec
-from benchmarks.tiers import get_tier
 from methods import registry
 from methods.diffmimic import DIFFMIMIC, DIFFMIMIC_NOREPLAY, DIFFMIMIC_RANDOM
 from methods.networks import ObservationNormaliser
 from methods.optimisation import guarded_step
 from methods.ppo import PPO
+from tests.test_parallel import smoke_spec
 
-# PPO's own tiny settings; the DiffMimic family runs at the harness's smoke tier (smoke_spec).
+# PPO's own tiny settings; the DiffMimic family runs at the harness's smoke tier (test_parallel.smoke_spec).
 TINY = {
     # episode_length 6 < unroll 8: every environment is truncated (and reset) inside the first update.
     "ppo": {
@@ -77,15 +76,11 @@ class Run:
     metrics: list
 
 
-def smoke_spec(method: methods.Method, seed: int = 0) -> harness.RunSpec:
-    """DiffMimic's shared runs: test_parallel's one-device smoke run, so that its compiled gradient (about a minute of
-    compiling) comes from the persistent cache instead of being compiled again for a config of this file's own."""
-    return harness.RunSpec("smoke", ClipSpec("synthetic", 0.2), method.name, seed, get_tier("smoke"), devices=1)
-
-
 def run_two_updates(method, base_env, seed=0) -> Run:
     if method.needs_differentiable_env:
-        _, config, env = harness.build(smoke_spec(method, seed))
+        # test_parallel's one-device smoke run: its compiled gradient (about a minute of compiling) is then
+        # shared through the persistent cache instead of compiled again for a config of this file's own.
+        _, config, env = harness.build(smoke_spec(method.name, devices=1, seed=seed))
     else:
         env, config = build(method, base_env)
     methods.check_compatible(method, env, config)
@@ -285,7 +280,7 @@ def test_non_finite_gradient_is_skipped_and_reported(runs, name):
 
 
 @pytest.mark.slow  # a gradient program of its own: about a minute of compiling on 2 cores, for a rarely changed path
-def test_rematerialised_steps_give_the_same_update(runs, base_env):
+def test_rematerialised_steps_give_the_same_update(runs):
     """Where the backward pass recomputes the forward pass does not change the update: the shared runs recompute
     each physics substep (the env's default ``remat_substeps``); this one stores the substeps and recomputes each
     control step instead (``remat_steps``). The same loss and gradient, so the same update (one compile for both

@@ -63,15 +63,20 @@ def test_shard_batch_splits_the_leading_axis_only_inside_data_parallel():
         assert parallel.shard_batch(batch) is batch
 
 
+def smoke_spec(method: str, devices: int | None = None, seed: int = 0) -> harness.RunSpec:
+    """A smoke-tier run of ``method`` on the synthetic clip. tests/test_methods.py runs DiffMimic's update from the
+    one-device spec too, so that whichever file compiles it first, the other reads it from the persistent cache."""
+    return harness.RunSpec("smoke", ClipSpec("synthetic", 0.2), method, seed, SMOKE, devices=devices)
+
+
 def one_and_two_devices(method: str, tmp_path, monkeypatch):
     # The final episode the harness records for the viewer is not compared here: not recording it saves compiling
     # it for each device count.
     monkeypatch.setattr(harness, "make_recorder", lambda env, policy_of, frames: (lambda state, key: None))
     monkeypatch.setattr(harness, "save_rollout", lambda path, rollout: None)
-    clip = ClipSpec("synthetic", 0.2)
     runs = {}
     for devices in (1, 2):
-        spec = harness.RunSpec("smoke", clip, method, 0, SMOKE, devices=devices)
+        spec = smoke_spec(method, devices)
         harness.run(spec, tmp_path / f"d{devices}")
         runs[devices] = store.load_run(spec.key.dir(tmp_path / f"d{devices}"))
     return runs
@@ -97,9 +102,9 @@ def test_ppo_curve_does_not_depend_on_the_device_count(tmp_path, monkeypatch):
 
 
 def test_ppo_keeps_to_one_device_unless_asked():
-    spec = harness.RunSpec("smoke", ClipSpec("synthetic", 0.2), "ppo", 0, SMOKE)
+    spec = smoke_spec("ppo")
     _, config, _ = harness.method_config(spec)
     assert harness.run_devices(spec, config) == 1
-    _, config, _ = harness.method_config(harness.RunSpec("smoke", spec.clip, "ppo_deepmimic", 0, SMOKE))
+    _, config, _ = harness.method_config(smoke_spec("ppo_deepmimic"))
     assert harness.run_devices(spec, config) == 2
-    assert harness.run_devices(harness.RunSpec("smoke", spec.clip, "ppo", 0, SMOKE, devices=2), config) == 2
+    assert harness.run_devices(smoke_spec("ppo", devices=2), config) == 2
