@@ -401,7 +401,7 @@ def test_settings_saved_before_the_joint_damping_phase_and_reset_options_mean_wh
     assert harness._changed_settings(saved, {**same, "env": {**now, "fall_contact_distance": 0.001}}) == ["env"]
 
 
-# Runs of the committed long tier recorded under settings the suite's command no longer gives (README, *Long tier*):
+# Runs of the committed long tier recorded under settings its command no longer gives (results/long-cpu/NOTES.md):
 # the first DiffMimic seeds counted a fall within 1 cm of the floor (an evaluation metric for DiffMimic, which does not
 # terminate), and the first PPO runs predate network_init (and were evaluated with the mean action clipped).
 LONG_TIER_OLDER_SETTINGS = {
