@@ -1,12 +1,13 @@
 """How fast Adam PPO's update can get on this machine: its two parts, the SGD's arithmetic, and the matmul rate.
 
-    python -m benchmarks.ppo_ceiling        # quick-tier ppo, synthetic clip -> results/perf/ppo_ceiling/<machine>.json
+    python -m benchmarks.ppo_ceiling        # quick-tier ppo, synthetic clip -> results/perf/ppo_ceiling/<machine>-ppo.json
 
 Times, at the tier's settings, the whole update and its collection alone (the batch's rollout and the GAE
 advantages), each on one device and on all of them, compiled as the harness compiles them; the rest of the update is
-the minibatch SGD. Counts the SGD's floating-point operations from the networks' layer shapes (XLA's cost analysis
+the minibatch SGD (with its shuffles and gathers, the observation statistics and the metrics, a small share). Counts the SGD's floating-point operations from the networks' layer shapes (XLA's cost analysis
 counts a loop's body once, so it cannot count a scan of minibatches), and measures the rate at which this machine
-multiplies fp32 matrices of the SGD's own shapes under XLA. From these: the SGD's achieved rate as a fraction of the
+multiplies fp32 matrices of the SGD's own layer shapes under XLA (the forward orientation; the backward pass's
+transposed products may run a little faster or slower). From these: the SGD's achieved rate as a fraction of the
 matmul rate, and the fastest update these parts allow (collection as fast as measured on any device count, SGD at the
 full matmul rate), as a multiple of the old code's samples/s in the side-by-side record.
 """
@@ -119,6 +120,7 @@ def run(args: CeilingArgs) -> dict:
     import jax
 
     from benchmarks import harness
+    from benchmarks import results_store as store
     from benchmarks.perf import machine_name
     from benchmarks.suites import clip_spec
     from benchmarks.tiers import get_tier
@@ -147,6 +149,9 @@ def run(args: CeilingArgs) -> dict:
                                             "samples_per_update": samples, "sgd_steps": sgd_steps,
                                             "minibatch": config.minibatch_size, "actor_layers": actor,
                                             "critic_layers": critic, "repeats": args.repeats},
+              "jax": jax.__version__,
+              **{key: value for key, value in store.collect_provenance().items()
+                 if key in ("git_commit", "git_dirty", "package_versions", "xla_flags", "start_time")},
               "sgd_flops": sgd_flops, "matmul_flops_per_s": rate, "parts": parts}
     best_sgd = min(part["sgd_s"] for part in parts)
     record["sgd_fraction_of_matmul_rate"] = sgd_flops / best_sgd / rate
