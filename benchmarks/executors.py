@@ -68,9 +68,14 @@ def metres(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.3f} m"
 
 
-def summary_line(summary: dict) -> str:
+def long_horizon_label(tier) -> str:
+    """The console's name of the long (``20s``) horizon: "20 s" at its usual 600 steps, else its step count."""
+    return "20 s" if tier.long_eval_frames == 600 else f"{tier.long_eval_frames} steps"
+
+
+def summary_line(summary: dict, tier) -> str:
     return (
-        f"{summary['status']}, pose error {metres(summary['final_pose_error_20s'])} (20 s), "
+        f"{summary['status']}, pose error {metres(summary['final_pose_error_20s'])} ({long_horizon_label(tier)}), "
         f"{metres(summary['final_pose_error_cycle'])} (cycle) after "
         f"{summary['total_samples']:,} samples, train {summary['train_seconds']:.1f}s, "
         f"compile {summary['compile_seconds']:.1f}s, eval {summary['eval_seconds']:.1f}s"
@@ -135,7 +140,8 @@ class LocalExecutor:
                 advance(bars[0], progress.train_seconds if by_time else progress.samples)
                 bar = bars[0]
                 bar.set_postfix_str((f"{progress.samples:,} samples, " if by_time else "") + f"pose error "
-                                    f"{metres(progress.pose_error_20s)} (20 s), {metres(progress.pose_error_cycle)} (cycle)")
+                                    f"{metres(progress.pose_error_20s)} ({long_horizon_label(spec.tier)}), "
+                                    f"{metres(progress.pose_error_cycle)} (cycle)")
 
             try:
                 summary = harness.run(spec, out, resume=resume, report=report, deadline=deadline)
@@ -152,7 +158,7 @@ class LocalExecutor:
                 for bar in bars:
                     bar.close()
             result.summaries[spec.key] = summary
-            print(f"{label}: {summary_line(summary)}", flush=True)
+            print(f"{label}: {summary_line(summary, spec.tier)}", flush=True)
         return result
 
 
@@ -291,7 +297,7 @@ class RayExecutor:
         for spec in plan:
             if resume and store.is_finished(out, spec.key):
                 result.summaries[spec.key] = store.load_run(spec.key.dir(out)).summary
-                print(f"{run_label(spec)}: already finished: {summary_line(result.summaries[spec.key])}", flush=True)
+                print(f"{run_label(spec)}: already finished: {summary_line(result.summaries[spec.key], spec.tier)}", flush=True)
             else:
                 if not resume:
                     store.clear_run(out, spec.key)  # redo it; the task then resumes only after a retry
@@ -346,7 +352,7 @@ class RayExecutor:
                         progress.update(RunEvent(index, "failed", detail=reason))
                     else:
                         result.summaries[todo[index].key] = summary
-                        progress.update(RunEvent(index, "finished", detail=summary_line(summary)))
+                        progress.update(RunEvent(index, "finished", detail=summary_line(summary, todo[index].tier)))
         except BaseException:
             for ref in pending:  # an interrupted driver leaves no orphan runs; rerunning the command resumes them
                 ray.cancel(ref, force=True)
