@@ -123,10 +123,12 @@ class LocalExecutor:
         result = SuiteResult()
         for index, spec in enumerate(plan, 1):
             label = f"[{index}/{len(plan)}] {run_label(spec)}"
-            if deadline is not None and time.monotonic() >= deadline and not (resume and store.is_finished(out, spec.key)):
+            finished = resume and store.is_finished(out, spec.key)  # harness.run returns its summary untouched
+            if deadline is not None and time.monotonic() >= deadline and not finished:
                 result.unfinished.append(spec)
                 continue
-            print(f"{label}: compiling...", file=sys.stderr, flush=True)
+            if not finished:
+                print(f"{label}: compiling...", file=sys.stderr, flush=True)
             bars = []
 
             by_time = spec.tier.max_train_seconds is not None  # the bar shows whichever budget the tier is sized by
@@ -158,7 +160,7 @@ class LocalExecutor:
                 for bar in bars:
                     bar.close()
             result.summaries[spec.key] = summary
-            print(f"{label}: {summary_line(summary, spec.tier)}", flush=True)
+            print(f"{label}: {'already finished: ' if finished else ''}{summary_line(summary, spec.tier)}", flush=True)
         return result
 
 

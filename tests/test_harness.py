@@ -187,6 +187,16 @@ def test_interrupted_run_resumes_and_finished_runs_are_untouched(tmp_path, inter
     assert os.stat(run_dir / store.SUMMARY_FILE).st_mtime_ns == stamp
 
 
+def test_a_finished_run_is_reported_as_such_without_compiling(tmp_path, finished, capsys):
+    from benchmarks.executors import LocalExecutor
+
+    tmp_path = copy_of(finished[0], tmp_path)
+    result = LocalExecutor().run([spec()], tmp_path)
+    assert result.ok and result.summaries[spec().key]["status"] == "complete"
+    out, err = capsys.readouterr()
+    assert "already finished: complete" in out and "compiling" not in err
+
+
 def other_config_checkpoint(path):
     """A checkpoint that parses but was written for another configuration (a 3-element action)."""
     counters = {"samples": 16, "iteration": 2, "train_seconds": 0.0, "compile_seconds": 0.0, "eval_seconds": 0.0}
