@@ -53,7 +53,8 @@ class PerfArgs:
     out: Path = Path("results/perf")
 
 
-def _best_seconds(fn, *args, repeats: int) -> float:
+def best_seconds(fn, *args, repeats: int) -> float:
+    """Best of ``repeats`` timed calls of ``fn(*args)`` after one untimed call."""
     import jax
 
     jax.block_until_ready(fn(*args))
@@ -72,6 +73,18 @@ def _compiled(fn, *args):
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     return compiled, time.perf_counter() - start
+
+
+def record_provenance() -> dict:
+    """What a perf record says of the code and machine setup it measured: JAX's version, the git commit (and whether
+    the tree was dirty), package versions, XLA flags and the start time."""
+    import jax
+
+    from benchmarks import results_store as store
+
+    return {"jax": jax.__version__,
+            **{key: value for key, value in store.collect_provenance().items()
+               if key in ("git_commit", "git_dirty", "package_versions", "xla_flags", "start_time")}}
 
 
 def measure_env(env, batch: int, steps: int, repeats: int) -> dict:
@@ -120,7 +133,7 @@ def measure_env(env, batch: int, steps: int, repeats: int) -> dict:
         ("grad_stored_substeps", jax.value_and_grad(make_env_rollout(remat=False, env=stored_env)), (bias, keys)),
     ):
         compiled, compile_seconds = _compiled(fn, *args)
-        seconds = _best_seconds(compiled, *args, repeats=repeats)
+        seconds = best_seconds(compiled, *args, repeats=repeats)
         record[name] = {"seconds": seconds, "steps_per_s": samples / seconds, "compile_s": compile_seconds}
     record["env_over_raw"] = record["raw"]["steps_per_s"] / record["env"]["steps_per_s"]
     record["grad_over_forward"] = record["grad"]["seconds"] / record["env"]["seconds"]
@@ -170,7 +183,6 @@ def run(args: PerfArgs) -> dict:
 
     import envs
     from benchmarks import harness
-    from benchmarks import results_store as store
     from benchmarks.suites import clip_spec
     from benchmarks.tiers import get_tier
     from methods import parallel
@@ -190,9 +202,7 @@ def run(args: PerfArgs) -> dict:
                     "local_devices": jax.local_device_count()},
         "settings": {"tier": tier.name, "clip": args.clip, "env_batch": batch, "env_steps": steps,
                      "repeats": args.repeats},
-        "jax": jax.__version__,
-        **{key: value for key, value in store.collect_provenance().items()
-           if key in ("git_commit", "git_dirty", "package_versions", "xla_flags", "start_time")},
+        **record_provenance(),
         "env": {},
         "training": {},
     }

@@ -23,6 +23,7 @@ from pathlib import Path
 import tyro
 
 from benchmarks.host_devices import request_host_devices
+from benchmarks.perf import best_seconds
 
 
 @dataclasses.dataclass
@@ -54,21 +55,12 @@ def mlp_training_flops(shapes: list[tuple[int, int]], batch: int) -> int:
     and for the input gradient of every layer but the first (nothing needs the gradient of the observations).
     Elementwise work (activations, biases, the optimiser) is left out: it is a few per cent at these widths.
     """
-    forward = sum(2 * batch * n_in * n_out for n_in, n_out in shapes)
-    input_grads = sum(2 * batch * n_in * n_out for n_in, n_out in shapes[1:])
-    return 2 * forward + input_grads
+    return 2 * dense_flops(shapes, batch) + dense_flops(shapes[1:], batch)
 
 
-def _best_seconds(fn, *args, repeats: int) -> float:
-    import jax
-
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - start)
-    return best
+def dense_flops(shapes: list[tuple[int, int]], batch: int) -> int:
+    """Operations of multiplying ``batch`` rows through each layer once: 2 x batch x inputs x outputs per layer."""
+    return sum(2 * batch * n_in * n_out for n_in, n_out in shapes)
 
 
 def matmul_rate(shapes: list[tuple[int, int]], batch: int, repeats: int, chain: int = 20) -> float:
@@ -88,18 +80,16 @@ def matmul_rate(shapes: list[tuple[int, int]], batch: int, repeats: int, chain: 
 
         return jax.lax.fori_loop(0, chain, body, inputs)
 
-    seconds = _best_seconds(products, inputs, kernels, repeats=repeats)
-    return chain * sum(2 * batch * n_in * n_out for n_in, n_out in shapes) / seconds
+    return chain * dense_flops(shapes, batch) / best_seconds(products, inputs, kernels, repeats=repeats)
 
 
-def measure(spec, devices: int, repeats: int) -> dict:
+def measure(method, config, env, devices: int, repeats: int) -> dict:
     """Seconds of the update and of its collection alone, split over ``devices``."""
     import jax
 
     from benchmarks import harness
     from methods import parallel, ppo
 
-    method, config, env = harness.build(spec)
     with parallel.data_parallel(devices):
         state, shardings = parallel.place(method.init(jax.random.PRNGKey(0), env, config))
         key = jax.random.PRNGKey(1)
@@ -110,8 +100,8 @@ def measure(spec, devices: int, repeats: int) -> dict:
             return ppo._advantages(state, carry, batch, config)
 
         collection = jax.jit(collect, in_shardings=(shardings, parallel.replicated())).lower(state, key).compile()
-        update_seconds = _best_seconds(lambda s, k: update(s, k)[1], state, key, repeats=repeats)
-        collect_seconds = _best_seconds(collection, state, key, repeats=repeats)
+        update_seconds = best_seconds(lambda s, k: update(s, k)[1], state, key, repeats=repeats)
+        collect_seconds = best_seconds(collection, state, key, repeats=repeats)
     return {"devices": devices, "update_s": update_seconds, "collect_s": collect_seconds,
             "sgd_s": update_seconds - collect_seconds}
 
@@ -120,8 +110,7 @@ def run(args: CeilingArgs) -> dict:
     import jax
 
     from benchmarks import harness
-    from benchmarks import results_store as store
-    from benchmarks.perf import machine_name
+    from benchmarks.perf import machine_name, record_provenance
     from benchmarks.suites import clip_spec
     from benchmarks.tiers import get_tier
     from methods import parallel
@@ -141,7 +130,7 @@ def run(args: CeilingArgs) -> dict:
     parts = []
     for count in counts:
         devices = parallel.usable_devices(count, (config.num_envs,))
-        parts.append(measure(spec, devices, args.repeats))
+        parts.append(measure(method, config, env, devices, args.repeats))
         print(json.dumps(parts[-1]), flush=True)
 
     name = machine_name()
@@ -149,9 +138,7 @@ def run(args: CeilingArgs) -> dict:
                                             "samples_per_update": samples, "sgd_steps": sgd_steps,
                                             "minibatch": config.minibatch_size, "actor_layers": actor,
                                             "critic_layers": critic, "repeats": args.repeats},
-              "jax": jax.__version__,
-              **{key: value for key, value in store.collect_provenance().items()
-                 if key in ("git_commit", "git_dirty", "package_versions", "xla_flags", "start_time")},
+              **record_provenance(),
               "sgd_flops": sgd_flops, "matmul_flops_per_s": rate, "parts": parts}
     best_sgd = min(part["sgd_s"] for part in parts)
     record["sgd_fraction_of_matmul_rate"] = sgd_flops / best_sgd / rate
